@@ -1,0 +1,182 @@
+"""Public Python API: encode/decode in memory or between files, and ``info``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from codec.container import (
+    ContainerHeader,
+    ContainerReader,
+    container_bytes,
+    read_header,
+    write_container,
+)
+from codec.errors import BitstreamError, InputError, InvalidParameterError
+from codec.fileio import atomic_output, check_output
+from codec.media.detect import detect_kind
+from codec.registry import EncodeOptions, get_kind
+
+PathLike = str | os.PathLike[str]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EncodeReport:
+    """Sizes in bytes and wall time in seconds of one file encode."""
+
+    kind: str
+    codec_id: str
+    input_bytes: int
+    output_bytes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DecodeReport:
+    """Kind, output size in bytes and wall time in seconds of one file decode."""
+
+    kind: str
+    codec_id: str
+    output_bytes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Result of :func:`decode`: the media (type depends on the kind) and the file header."""
+
+    kind: str
+    media: Any
+    header: ContainerHeader
+
+
+def _progress(items: Iterable[T], total: int | None, desc: str, enabled: bool) -> Iterable[T]:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc=desc, unit="chunk", leave=False)
+
+
+@contextlib.contextmanager
+def _stream_errors() -> Iterator[None]:
+    """While decoding, parameters derived from the stream are data: a bad one is corruption."""
+    try:
+        yield
+    except InvalidParameterError as exc:
+        raise BitstreamError(f"corrupt stream: {exc}") from None
+
+
+def encode(
+    media: Any,
+    *,
+    kind: str | None = None,
+    quality: int | None = None,
+    bitrate: float | None = None,
+    device: str = "cpu",
+) -> bytes:
+    """Encode in-memory media to container bytes. ``bytes`` input defaults to kind "raw"."""
+    if kind is None:
+        if not isinstance(media, (bytes, bytearray, memoryview)):
+            raise InputError("kind is required for non-bytes input (e.g. kind='image')")
+        kind = "raw"
+    codec = get_kind(kind).codec()
+    encoded = codec.encode(media, EncodeOptions(quality, bitrate, device))
+    return container_bytes(
+        kind, codec.codec_id, encoded.chunks, encoded.metadata, encoded.weights_id
+    )
+
+
+def decode(data: bytes) -> Decoded:
+    """Decode container bytes to media (raw kind: bytes)."""
+    reader = ContainerReader(bytes(data))
+    spec = get_kind(reader.header.kind)
+    codec = spec.codec(reader.header.codec_id)
+    with _stream_errors():
+        media = spec.media_module().collect(codec.decode(reader.header, reader.iter_chunks()))
+    return Decoded(reader.header.kind, media, reader.header)
+
+
+def encode_file(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    kind: str | None = None,
+    quality: int | None = None,
+    bitrate: float | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    progress: bool = False,
+) -> EncodeReport:
+    """Encode the file ``src`` into the container file ``dst`` (written atomically)."""
+    src, dst = Path(src), Path(dst)
+    start = time.perf_counter()
+    if not src.is_file():
+        raise InputError(f"input {src} does not exist or is not a file")
+    kind = kind or detect_kind(src)
+    spec = get_kind(kind)
+    codec = spec.codec()
+    check_output(dst, force)
+    try:
+        source = spec.media_module().open_input(src)
+    except OSError as exc:
+        raise InputError(f"cannot read input {src}: {exc.strerror or exc}") from None
+    with source, atomic_output(dst, force) as tmp:
+        encoded = codec.encode(source, EncodeOptions(quality, bitrate, device))
+        chunks = _progress(encoded.chunks, None, f"encoding {src.name}", progress)
+        with open(tmp, "wb") as out, tempfile.TemporaryFile(dir=dst.parent) as spool:
+            size = write_container(
+                out, kind, codec.codec_id, chunks, encoded.metadata, encoded.weights_id, spool
+            )
+    return EncodeReport(kind, codec.codec_id, src.stat().st_size, size, time.perf_counter() - start)
+
+
+def decode_file(
+    src: PathLike, dst: PathLike, *, force: bool = False, progress: bool = False
+) -> DecodeReport:
+    """Decode the container file ``src`` into the media file ``dst`` (written atomically)."""
+    src, dst = Path(src), Path(dst)
+    start = time.perf_counter()
+    if not src.is_file():
+        raise InputError(f"input {src} does not exist or is not a file")
+    check_output(dst, force)
+    with open(src, "rb") as f:
+        reader = ContainerReader(f)
+        header = reader.header
+        spec = get_kind(header.kind)
+        codec = spec.codec(header.codec_id)
+        chunks = _progress(
+            reader.iter_chunks(), len(header.chunks), f"decoding {src.name}", progress
+        )
+        with atomic_output(dst, force) as tmp, _stream_errors():
+            spec.media_module().write(codec.decode(header, iter(chunks)), tmp)
+    return DecodeReport(
+        header.kind, header.codec_id, dst.stat().st_size, time.perf_counter() - start
+    )
+
+
+def info(path: PathLike) -> ContainerHeader:
+    """Header of a container file (reads the header only; imports no numerical library)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    return read_header(path)
+
+
+__all__ = [
+    "DecodeReport",
+    "Decoded",
+    "EncodeReport",
+    "decode",
+    "decode_file",
+    "encode",
+    "encode_file",
+    "info",
+]

@@ -1,0 +1,1 @@
+"""Media readers and writers, one module per kind, plus kind detection (``detect``)."""

@@ -1,0 +1,147 @@
+"""Kinds, the codecs that serve them, and the seam every codec implements.
+
+A codec turns media into ``Encoded`` (metadata + chunk bytes) and back; it never touches files.
+Codec classes and media readers are imported lazily so that ``codec info`` and ``codec --help``
+do not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from codec.container import ContainerHeader, MetaValue
+from codec.errors import BitstreamError, KindNotAvailableError
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """User choices that apply to lossy codecs; lossless codecs reject the ones they ignore."""
+
+    quality: int | None = None
+    bitrate_kbps: float | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class Encoded:
+    """What a codec produces: chunk bytes (possibly a generator) and header metadata.
+
+    The container writer reads ``metadata`` only after consuming ``chunks``, so a streaming
+    codec may complete it (e.g. a total size or checksum) while it yields chunks.
+    """
+
+    chunks: Iterable[bytes]
+    metadata: dict[str, MetaValue] = field(default_factory=dict)
+    weights_id: str = ""
+
+
+class Codec(ABC):
+    """One codec: ``kind`` + ``codec_id`` (written in every file it produces)."""
+
+    kind: ClassVar[str]
+    codec_id: ClassVar[str]
+
+    @abstractmethod
+    def encode(self, media: Any, options: EncodeOptions) -> Encoded:
+        """Encode media (type defined by the kind's media module) into chunks + metadata."""
+
+    @abstractmethod
+    def decode(self, header: ContainerHeader, chunks: Iterator[bytes]) -> Any:
+        """Decode the chunks of a container whose header names this codec."""
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A media kind: how files are recognised, read and written, and which codecs serve it.
+
+    ``codecs`` maps codec ids to "module:Class"; the first entry is the default encoder and
+    every entry can decode. ``media`` names a module with ``open_input(path)``,
+    ``write(media, path)`` and ``collect(media)``. An empty ``codecs`` means the kind is part of
+    the format but not built yet.
+    """
+
+    name: str
+    description: str
+    extensions: tuple[str, ...]
+    codecs: dict[str, str] = field(default_factory=dict)
+    media: str = ""
+
+    @property
+    def available(self) -> bool:
+        return bool(self.codecs)
+
+    def media_module(self) -> Any:
+        self._require()
+        return importlib.import_module(self.media)
+
+    def codec(self, codec_id: str | None = None) -> Codec:
+        """Instance of the codec ``codec_id`` (default: the kind's encoder)."""
+        self._require()
+        if codec_id is None:
+            codec_id = next(iter(self.codecs))
+        target = self.codecs.get(codec_id)
+        if target is None:
+            raise BitstreamError(
+                f"unknown codec id {codec_id!r} for kind {self.name!r}"
+                f" (this build knows {sorted(self.codecs)})"
+            )
+        module, _, cls = target.partition(":")
+        return getattr(importlib.import_module(module), cls)()
+
+    def _require(self) -> None:
+        if not self.available:
+            raise KindNotAvailableError(
+                f"kind {self.name!r} is not available yet in this version"
+                " (use --kind raw to store the file losslessly as bytes)"
+            )
+
+
+KINDS: dict[str, KindSpec] = {
+    spec.name: spec
+    for spec in (
+        KindSpec(
+            "raw",
+            "any file, stored losslessly as bytes",
+            (),
+            {"raw-v1": "models.raw.codec:RawCodec"},
+            "codec.media.raw",
+        ),
+        KindSpec(
+            "image",
+            "photographs (learned lossy codec)",
+            (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff", ".gif"),
+        ),
+        KindSpec(
+            "video",
+            "video files (neural video representations)",
+            (".mp4", ".mkv", ".webm", ".mov", ".avi", ".y4m", ".264", ".h264", ".265", ".hevc"),
+        ),
+        KindSpec(
+            "audio",
+            "audio files (RVQ / FSQ neural audio codec)",
+            (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a"),
+        ),
+        KindSpec(
+            "lossless",
+            "8-bit images and image stacks, lossless (probabilistic circuits)",
+            (".npy", "-ubyte", "-ubyte.gz"),
+        ),
+        KindSpec(
+            "checkpoint",
+            "neural-network checkpoints (safetensors, torch)",
+            (".safetensors", ".pt", ".pth", ".ckpt"),
+        ),
+    )
+}
+
+
+def get_kind(name: str) -> KindSpec:
+    """The :class:`KindSpec` called ``name``; unknown names raise ``KindNotAvailableError``."""
+    spec = KINDS.get(name)
+    if spec is None:
+        raise KindNotAvailableError(f"unknown kind {name!r}; choose one of {', '.join(KINDS)}")
+    return spec

@@ -1,0 +1,354 @@
+"""Distribution families: how integer symbols plus parameters become calls on a stream.
+
+Each family has ``encode(encoder, symbols, params)`` and ``decode(decoder, params)``; the
+decoder must be given the same parameters the encoder used (they are integers, or integer
+frequency rows, never floats that the decoder would have to recompute).
+
+Families:
+
+- :class:`IndexedFamily` -- per-symbol integer index into a :class:`~entropy.tables.TableSet`;
+  symbols outside a table's range are escaped and their value coded exactly (Elias-gamma with
+  uniform bit chunks), never clipped. :class:`IndexedGaussian` and :class:`IndexedLaplace` are
+  fixed table sets over a log-spaced scale table; the mean is subtracted by the caller.
+- :class:`CategoricalRows` -- one integer frequency row per symbol (PC / FSQ / RVQ priors).
+- :class:`AdaptiveContextModel` -- integer counts per context, updated block by block.
+
+Work is vectorised: Python loops run over tables, contexts or blocks, never over symbols.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import constriction
+import numpy as np
+
+from codec.errors import BitstreamError, InvalidParameterError
+from entropy.streams import SymbolDecoder, SymbolEncoder
+from entropy.tables import (
+    TableSet,
+    gaussian_table_set,
+    laplace_table_set,
+    log_scale_table,
+)
+
+_MAX_MAGNITUDE = 1 << 62
+_CHUNK_BITS = 16
+_UNIFORM = constriction.stream.model.Uniform()
+_BIT_COUNT = constriction.stream.model.Uniform(64)
+
+
+def categorical_model(frequencies: np.ndarray) -> constriction.stream.model.Categorical:
+    """A fixed constriction model for one row of integer frequencies >= 1 (sum < 2**53)."""
+    return constriction.stream.model.Categorical(
+        np.asarray(frequencies, dtype=np.float64), perfect=False
+    )
+
+
+def _group(ids: np.ndarray, n_groups: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Stable order that sorts ``ids`` (ints in 0..n_groups-1) plus (group, start, end) of
+    each non-empty group. Narrow keys make numpy use its linear-time radix sort."""
+    keys = ids.astype(np.uint16, copy=False) if n_groups <= 1 << 16 else ids
+    order = np.argsort(keys, kind="stable")
+    counts = np.bincount(ids, minlength=n_groups)
+    ends = np.cumsum(counts)
+    spans = [(int(g), int(ends[g] - counts[g]), int(ends[g])) for g in np.flatnonzero(counts)]
+    return order, spans
+
+
+def _as_int64(values: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind not in "iub":
+        raise InvalidParameterError(f"{name} must be integers, got dtype {array.dtype}")
+    return array.astype(np.int64, copy=False).reshape(-1)
+
+
+def encode_unsigned(encoder: SymbolEncoder, values: np.ndarray) -> None:
+    """Exact code for non-negative integers < 2**62: bit count, then the bits in 16-bit chunks."""
+    w = values.astype(np.uint64) + np.uint64(1)
+    n_bits = np.zeros(w.shape, dtype=np.int32)
+    for bit in range(1, 64):
+        n_bits += (w >> np.uint64(bit)) > 0
+    encoder.encode(n_bits, _BIT_COUNT)
+    rest = w - (np.uint64(1) << n_bits.astype(np.uint64))
+    for start in range(0, 63, _CHUNK_BITS):
+        sel = n_bits > start
+        if not sel.any():
+            break
+        width = np.minimum(n_bits[sel] - start, _CHUNK_BITS)
+        chunk = (rest[sel] >> np.uint64(start)) & ((np.uint64(1) << width.astype(np.uint64)) - 1)
+        encoder.encode(chunk.astype(np.int32), _UNIFORM, (1 << width).astype(np.int32))
+
+
+def decode_unsigned(decoder: SymbolDecoder, count: int) -> np.ndarray:
+    """Inverse of :func:`encode_unsigned` for ``count`` values; returns uint64."""
+    n_bits = decoder.decode(_BIT_COUNT, count)
+    if np.any(n_bits > 62):
+        raise BitstreamError("escaped value longer than 62 bits")
+    rest = np.zeros(count, dtype=np.uint64)
+    for start in range(0, 63, _CHUNK_BITS):
+        sel = n_bits > start
+        if not sel.any():
+            break
+        width = np.minimum(n_bits[sel] - start, _CHUNK_BITS)
+        chunk = decoder.decode(_UNIFORM, (1 << width).astype(np.int32))
+        rest[sel] |= chunk.astype(np.uint64) << np.uint64(start)
+    return rest + (np.uint64(1) << n_bits.astype(np.uint64)) - np.uint64(1)
+
+
+class IndexedFamily:
+    """Symbols coded with table ``indexes[i]`` of a :class:`TableSet`, with exact escapes."""
+
+    def __init__(self, tables: TableSet) -> None:
+        self.tables = tables
+        self._models: dict[int, constriction.stream.model.Categorical] = {}
+
+    def _model(self, index: int) -> constriction.stream.model.Categorical:
+        model = self._models.get(index)
+        if model is None:
+            model = self._models[index] = categorical_model(self.tables.frequencies[index])
+        return model
+
+    def _check_indexes(self, indexes: np.ndarray) -> np.ndarray:
+        indexes = _as_int64(indexes, "indexes")
+        if indexes.size and (indexes.min() < 0 or indexes.max() >= len(self.tables)):
+            raise InvalidParameterError(
+                f"table index out of range 0..{len(self.tables) - 1}"
+                f" (got {indexes.min()}..{indexes.max()})"
+            )
+        return indexes
+
+    def encode(self, encoder: SymbolEncoder, symbols: np.ndarray, indexes: np.ndarray) -> None:
+        """symbols: integers with |s| < 2**62 (any shape); indexes: same size, table numbers."""
+        symbols = _as_int64(symbols, "symbols")
+        indexes = self._check_indexes(indexes)
+        if symbols.shape != indexes.shape:
+            raise InvalidParameterError(f"{symbols.size} symbols but {indexes.size} indexes")
+        if symbols.size and np.abs(symbols).max() >= _MAX_MAGNITUDE:
+            raise InvalidParameterError("symbol magnitude must be below 2**62")
+        offsets = self.tables.offsets[indexes]
+        sizes = self.tables.sizes[indexes]
+        position = symbols - offsets
+        escaped = position.view(np.uint64) >= sizes.view(np.uint64)  # < 0 wraps to huge
+        coded = np.where(escaped, sizes, position).astype(np.int32)
+        order, spans = _group(indexes, len(self.tables))
+        coded = coded[order]
+        for table, start, end in spans:
+            encoder.encode(coded[start:end], self._model(table))
+        if escaped.any():
+            value, low = symbols[escaped], offsets[escaped]
+            below = value < low
+            excess = np.where(below, low - 1 - value, value - low - sizes[escaped])
+            encode_unsigned(encoder, 2 * excess + below)
+
+    def decode(self, decoder: SymbolDecoder, indexes: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`encode`; returns int64 symbols shaped like ``indexes``."""
+        shape = np.shape(indexes)
+        indexes = self._check_indexes(indexes)
+        order, spans = _group(indexes, len(self.tables))
+        decoded = np.empty(indexes.size, dtype=np.int64)
+        for table, start, end in spans:
+            decoded[start:end] = decoder.decode(self._model(table), end - start)
+        coded = np.empty_like(decoded)
+        coded[order] = decoded
+        offsets = self.tables.offsets[indexes]
+        sizes = self.tables.sizes[indexes]
+        symbols = offsets + coded
+        escaped = coded == sizes
+        if escaped.any():
+            z = decode_unsigned(decoder, int(escaped.sum())).astype(np.int64)
+            excess, below = z >> 1, (z & 1).astype(bool)
+            low = offsets[escaped]
+            symbols[escaped] = np.where(below, low - 1 - excess, low + sizes[escaped] + excess)
+        return symbols.reshape(shape)
+
+
+class _ScaleIndexedFamily(IndexedFamily):
+    """Table set over a log-spaced scale table; :meth:`scale_index` picks the nearest scale."""
+
+    def __init__(self, tables: TableSet, scales: np.ndarray) -> None:
+        super().__init__(tables)
+        self.scales = scales
+        self._log_low = float(np.log(scales[0]))
+        self._log_step = float(np.log(scales[-1]) - np.log(scales[0])) / (len(scales) - 1)
+
+    def scale_index(self, stds: np.ndarray) -> np.ndarray:
+        """Nearest table (in log scale) for each standard deviation; encoder side only.
+
+        stds: any shape, finite and > 0. Returns int64 indexes of the same shape; scales
+        beyond the table use its first or last entry (escapes keep coding exact).
+        """
+        stds = np.asarray(stds, dtype=np.float64)
+        valid = (stds > 0) & (stds < np.inf)  # False for NaN too
+        if not valid.all():
+            bad = stds[~valid].reshape(-1)[:3]
+            raise InvalidParameterError(f"standard deviations must be finite and > 0, got {bad}")
+        position = (np.log(stds) - self._log_low) * (1.0 / self._log_step) + 0.5
+        np.clip(position, 0, len(self.scales) - 1, out=position)
+        return position.astype(np.int64)
+
+
+#: Scale table shared by the Gaussian and Laplace families (part of the format, never change).
+SCALES_V1 = (0.11, 256.0, 160)
+
+
+@functools.cache
+def _gaussian_v1() -> tuple[TableSet, np.ndarray]:
+    scales = log_scale_table(*SCALES_V1)
+    return gaussian_table_set(scales), scales
+
+
+@functools.cache
+def _laplace_v1() -> tuple[TableSet, np.ndarray]:
+    scales = log_scale_table(*SCALES_V1)
+    return laplace_table_set(scales), scales
+
+
+class IndexedGaussian(_ScaleIndexedFamily):
+    """Zero-mean quantized Gaussian selected by scale index ("gaussian-v1": 160 log-spaced
+    standard deviations from 0.11 to 256, 16-bit tables, tail mass 2**-20)."""
+
+    table_id = "gaussian-v1"
+
+    def __init__(self) -> None:
+        super().__init__(*_gaussian_v1())
+
+
+class IndexedLaplace(_ScaleIndexedFamily):
+    """Zero-mean quantized Laplace law selected by scale index ("laplace-v1"; same scale
+    table as :class:`IndexedGaussian`, scales are standard deviations)."""
+
+    table_id = "laplace-v1"
+
+    def __init__(self) -> None:
+        super().__init__(*_laplace_v1())
+
+
+def _check_rows(frequencies: np.ndarray, n_symbols: int) -> np.ndarray:
+    """Validated (N, K) rows as float32 (exact: entries and row sums are below 2**24)."""
+    rows = np.asarray(frequencies)
+    if rows.dtype.kind not in "iu":
+        raise InvalidParameterError(f"frequency rows must be integers, got {rows.dtype}")
+    if rows.ndim != 2 or rows.shape[0] != n_symbols or rows.shape[1] < 2:
+        raise InvalidParameterError(
+            f"frequency rows must be (N={n_symbols}, K>=2), got shape {rows.shape}"
+        )
+    if rows.size and (rows.min() < 1 or rows.sum(axis=1, dtype=np.int64).max() > 1 << 24):
+        raise InvalidParameterError("frequencies must be >= 1 with row sums <= 2**24")
+    return rows.astype(np.float32)
+
+
+class CategoricalRows:
+    """One categorical distribution per symbol, given as positive integer frequency rows.
+
+    Use :func:`entropy.tables.quantize_probabilities` to turn model probabilities into rows.
+    Symbols must lie in 0..K-1 (a categorical alphabet has no outside: anything else is an
+    error, not an escape). constriction normalizes each row itself (exactly, see the
+    package docstring).
+    """
+
+    _family = constriction.stream.model.Categorical(perfect=False)
+
+    def encode(self, encoder: SymbolEncoder, symbols: np.ndarray, frequencies: np.ndarray) -> None:
+        """symbols: (N,) ints in 0..K-1; frequencies: (N, K) integers >= 1, row sums <= 2**24."""
+        symbols = _as_int64(symbols, "symbols")
+        rows = _check_rows(frequencies, symbols.size)
+        if symbols.size and (symbols.min() < 0 or symbols.max() >= rows.shape[1]):
+            raise InvalidParameterError(f"symbols must lie in 0..{rows.shape[1] - 1}")
+        encoder.encode(symbols, self._family, rows)
+
+    def decode(self, decoder: SymbolDecoder, frequencies: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`encode`; returns (N,) int64."""
+        rows = _check_rows(frequencies, np.shape(frequencies)[0])
+        return decoder.decode(self._family, rows).astype(np.int64)
+
+
+class AdaptiveContextModel:
+    """Adaptive categorical model per context, driven by integer counts.
+
+    State: counts (n_contexts, alphabet_size) int64, all starting at 1. Symbols are coded in
+    blocks; every symbol of a block uses the counts as they were at the block's start, then the
+    block's symbols add ``increment`` to their (context, symbol) count and a row whose total
+    exceeds ``limit`` is halved (rounding up, so counts stay >= 1). Blocks start at
+    ``first_block`` symbols and double up to ``block_size`` so the model learns quickly.
+    Encoder and decoder must create the model with the same arguments and code the same
+    sequence of calls. Contexts are known to the decoder before each call (they come from
+    already decoded data), never from the symbols of the call itself.
+    """
+
+    def __init__(
+        self,
+        n_contexts: int,
+        alphabet_size: int,
+        *,
+        increment: int = 32,
+        limit: int = 1 << 22,
+        first_block: int = 64,
+        block_size: int = 8192,
+    ) -> None:
+        if n_contexts < 1 or alphabet_size < 2 or increment < 1 or limit < 2 * alphabet_size:
+            raise InvalidParameterError(
+                "need n_contexts >= 1, alphabet_size >= 2, increment >= 1, limit >= 2*alphabet"
+            )
+        self.n_contexts, self.alphabet_size = n_contexts, alphabet_size
+        self.increment, self.limit = increment, limit
+        self.first_block, self.block_size = first_block, block_size
+        self.counts = np.full((n_contexts, alphabet_size), max(1, increment // 2), np.int64)
+        self._coded = 0
+
+    def _contexts(self, contexts: np.ndarray | None, count: int) -> np.ndarray:
+        if contexts is None:
+            return np.zeros(count, dtype=np.int64)
+        contexts = _as_int64(contexts, "contexts")
+        if contexts.size != count:
+            raise InvalidParameterError(f"{count} symbols but {contexts.size} contexts")
+        if contexts.size and (contexts.min() < 0 or contexts.max() >= self.n_contexts):
+            raise InvalidParameterError(f"contexts must lie in 0..{self.n_contexts - 1}")
+        return contexts
+
+    def _blocks(self, count: int):
+        start = 0
+        while start < count:
+            size = min(max(self.first_block, self._coded), self.block_size)
+            end = min(count, start + size)
+            yield start, end
+            self._coded += end - start
+            start = end
+
+    def _update(self, contexts: np.ndarray, symbols: np.ndarray) -> None:
+        np.add.at(self.counts, (contexts, symbols), self.increment)
+        touched = np.unique(contexts)
+        full = touched[self.counts[touched].sum(axis=1) > self.limit]
+        if full.size:
+            self.counts[full] = (self.counts[full] + 1) >> 1
+
+    def encode(
+        self, encoder: SymbolEncoder, symbols: np.ndarray, contexts: np.ndarray | None = None
+    ) -> None:
+        """symbols: (N,) ints in 0..alphabet_size-1; contexts: (N,) ints or None (context 0)."""
+        symbols = _as_int64(symbols, "symbols")
+        contexts = self._contexts(contexts, symbols.size)
+        if symbols.size and (symbols.min() < 0 or symbols.max() >= self.alphabet_size):
+            raise InvalidParameterError(f"symbols must lie in 0..{self.alphabet_size - 1}")
+        for start, end in self._blocks(symbols.size):
+            ctx, sym = contexts[start:end], symbols[start:end]
+            order, spans = _group(ctx, self.n_contexts)
+            for context, a, b in spans:
+                encoder.encode(sym[order[a:b]], categorical_model(self.counts[context]))
+            self._update(ctx, sym)
+
+    def decode(
+        self, decoder: SymbolDecoder, count: int, contexts: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Inverse of :meth:`encode` for ``count`` symbols; returns (count,) int64."""
+        contexts = self._contexts(contexts, count)
+        out = np.empty(count, dtype=np.int64)
+        for start, end in self._blocks(count):
+            ctx = contexts[start:end]
+            sym = np.empty(end - start, dtype=np.int64)
+            order, spans = _group(ctx, self.n_contexts)
+            for context, a, b in spans:
+                sym[order[a:b]] = decoder.decode(categorical_model(self.counts[context]), b - a)
+            self._update(ctx, sym)
+            out[start:end] = sym
+        return out

@@ -1,0 +1,1 @@
+"""Codecs, one sub-package per media kind; each holds its modules and one Codec class."""

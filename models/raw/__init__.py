@@ -1,0 +1,1 @@
+"""The raw kind: any file, lossless."""
