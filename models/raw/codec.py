@@ -56,8 +56,13 @@ def _decode_block(chunk: bytes, size: int, index: int) -> bytes:
         block = _byte_model().decode(decoder, size).astype(np.uint8).tobytes()
         decoder.finish()
     elif method == bytes([ZSTD]):
-        try:
-            block = zstandard.ZstdDecompressor().decompress(payload, max_output_size=size)
+        try:  # read at most size + 1 bytes: a forged frame header cannot force a big allocation
+            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload)) as reader:
+                parts, got = [], 0
+                while got <= size and (part := reader.read(size + 1 - got)):
+                    parts.append(part)
+                    got += len(part)
+                block = b"".join(parts)
         except zstandard.ZstdError as exc:
             raise BitstreamError(f"raw chunk {index}: corrupt zstd frame ({exc})") from None
     else:

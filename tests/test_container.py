@@ -1,0 +1,141 @@
+"""The container format: round trips, every validation rule, clear errors."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+
+from codec.container import (
+    LIMITS,
+    PRELUDE,
+    ContainerReader,
+    container_bytes,
+    parse_header,
+    write_container,
+)
+from codec.errors import BitstreamError, UnsupportedVersionError
+
+METADATA = {
+    "width": 768,
+    "negative": -(2**62),
+    "fps": 29.97,
+    "name": "kodim01 ✓",
+    "blob": b"\x00\xff",
+    "shape": (3, 512, 768),
+    "scales": (0.5, 1.25),
+    "empty": (),
+}
+
+
+def sample(chunks=(b"first", b"", b"third chunk")) -> bytes:
+    return container_bytes("image", "elic-v1", list(chunks), METADATA, "elic@0123abcd")
+
+
+def fix_header_crc(data: bytearray) -> bytearray:
+    end = PRELUDE.size + struct.unpack_from("<I", data, 8)[0]
+    struct.pack_into("<I", data, end, zlib.crc32(bytes(data[:end])))
+    return data
+
+
+def test_roundtrip_every_field():
+    reader = ContainerReader(sample())
+    h = reader.header
+    assert (h.kind, h.codec_id, h.weights_id, h.version) == ("image", "elic-v1", "elic@0123abcd", 1)
+    assert h.metadata == METADATA
+    assert [reader.read_chunk(i) for i in range(3)] == [b"first", b"", b"third chunk"]
+    assert h.chunks[1].offset == h.chunks[0].offset + 5 and h.total_size == len(sample())
+
+
+def test_streaming_writer_reads_metadata_after_chunks():
+    metadata = {"count": 0}
+
+    def chunks():
+        for i in range(3):
+            metadata["count"] = i + 1
+            yield bytes([i]) * i
+
+    out = io.BytesIO()
+    size = write_container(out, "raw", "raw-v1", chunks(), metadata)
+    assert size == len(out.getvalue())
+    assert ContainerReader(out.getvalue()).header.metadata == {"count": 3}
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d[:3], "too short"),
+        (lambda d: b"PK\x03\x04" + d[4:], "not a codec file"),
+        (lambda d: d[:-1], "truncated"),
+        (lambda d: d + b"x", "trailing data"),
+        (lambda d: d[:20], "truncated header"),
+    ],
+)
+def test_foreign_truncated_or_padded_files_are_rejected(mutate, message):
+    with pytest.raises(BitstreamError, match=message):
+        ContainerReader(mutate(sample()))
+
+
+def test_newer_version_is_unsupported_not_corrupt():
+    data = bytearray(sample())
+    data[4] = 2
+    with pytest.raises(UnsupportedVersionError, match="unsupported format version 2"):
+        ContainerReader(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "offset, value, message",
+    [(5, 99, "unknown kind code 99"), (6, 1, "reserved flags")],
+)
+def test_prelude_fields_are_validated(offset, value, message):
+    data = bytearray(sample())
+    data[offset] = value
+    with pytest.raises(BitstreamError, match=message):
+        ContainerReader(bytes(data))
+
+
+def test_header_and_chunk_crcs_are_checked():
+    data = bytearray(sample())
+    data[PRELUDE.size + 2] ^= 1
+    with pytest.raises(BitstreamError, match="header CRC mismatch"):
+        ContainerReader(bytes(data))
+    data = bytearray(sample())
+    data[-1] ^= 0x40
+    reader = ContainerReader(bytes(data))
+    assert reader.read_chunk(0) == b"first"
+    with pytest.raises(BitstreamError, match="chunk 2 at offset .* CRC mismatch"):
+        reader.read_chunk(2)
+
+
+def test_limits_are_checked_before_allocation():
+    # A header that claims 2**40 chunks / a 4 GiB header must fail fast, not allocate.
+    huge = PRELUDE.pack(b"NCDC", 1, 1, 0, LIMITS.header_bytes + 1)
+    with pytest.raises(BitstreamError, match="exceeds the limit"):
+        parse_header(huge + b"\0" * 8, None)
+    body = b"\x00\x00\x00" + b"\x80\x80\x80\x80\x80\x01"  # ids, metadata, chunk count 2**35
+    head = bytearray(PRELUDE.pack(b"NCDC", 1, 1, 0, len(body)) + body + b"\0\0\0\0")
+    with pytest.raises(BitstreamError, match="chunk count = .* exceeds the limit"):
+        parse_header(bytes(fix_header_crc(head)), None)
+
+
+def test_header_parse_errors_name_the_offset():
+    body = b"\x05ab"  # codec id claims 5 bytes, has 2
+    head = bytearray(PRELUDE.pack(b"NCDC", 1, 1, 0, len(body)) + body + b"\0\0\0\0")
+    with pytest.raises(BitstreamError, match=r"codec id: needs 5 bytes.*offset 13"):
+        parse_header(bytes(fix_header_crc(head)), None)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"Bad-Key": 1}, {"k": object()}, {"k": (1, 2.0)}, {"k": 2**70}, {"k": "x" * 70000}],
+)
+def test_writer_rejects_metadata_the_reader_could_not_read(metadata):
+    with pytest.raises(ValueError):
+        container_bytes("raw", "raw-v1", [], metadata)
+
+
+def test_writer_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="unknown kind"):
+        container_bytes("hologram", "x", [], {})
