@@ -128,8 +128,8 @@ def encode_file(
         source = spec.media_module().open_input(src)
     except OSError as exc:
         raise InputError(f"cannot read input {src}: {exc.strerror or exc}") from None
-    with source, atomic_output(dst, force) as tmp:
-        encoded = codec.encode(source, EncodeOptions(quality, bitrate, device))
+    with source as media, atomic_output(dst, force) as tmp:
+        encoded = codec.encode(media, EncodeOptions(quality, bitrate, device))
         chunks = _progress(encoded.chunks, None, f"encoding {src.name}", progress)
         with open(tmp, "wb") as out, tempfile.TemporaryFile(dir=dst.parent) as spool:
             size = write_container(

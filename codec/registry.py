@@ -59,9 +59,9 @@ class KindSpec:
     """A media kind: how files are recognised, read and written, and which codecs serve it.
 
     ``codecs`` maps codec ids to "module:Class"; the first entry is the default encoder and
-    every entry can decode. ``media`` names a module with ``open_input(path)``,
-    ``write(media, path)`` and ``collect(media)``. An empty ``codecs`` means the kind is part of
-    the format but not built yet.
+    every entry can decode. ``media`` names a module with ``open_input(path)`` (a context
+    manager yielding the media), ``write(media, path)`` and ``collect(media)``. An empty
+    ``codecs`` means the kind is part of the format but not built yet.
     """
 
     name: str
@@ -114,6 +114,8 @@ KINDS: dict[str, KindSpec] = {
             "image",
             "photographs (learned lossy codec)",
             (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff", ".gif"),
+            {"image-v1": "models.image.codec:ImageCodec"},
+            "codec.media.image",
         ),
         KindSpec(
             "video",

@@ -51,7 +51,7 @@ def test_api_errors_are_codec_errors(tmp_path):
     with pytest.raises(InputError, match="kind is required"):
         codec.encode(np.zeros((4, 4), np.uint8))
     with pytest.raises(KindNotAvailableError, match="not available yet"):
-        codec.encode(np.zeros((4, 4), np.uint8), kind="image")
+        codec.encode(np.zeros((4, 4), np.uint8), kind="video")
     with pytest.raises(KindNotAvailableError, match="unknown kind"):
         codec.encode(b"x", kind="hologram")
     with pytest.raises(InputError, match="does not exist"):

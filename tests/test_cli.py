@@ -45,7 +45,9 @@ def test_kind_is_detected_and_unbuilt_kinds_say_so(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello " * 100)
     assert run("encode", text, tmp_path / "t.ncdc").exit_code == 0
-    one_line_error(run("encode", SAMPLE, tmp_path / "x.ncdc"), 2, "kind 'image' is not available")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
+    one_line_error(run("encode", clip, tmp_path / "x.ncdc"), 2, "kind 'video' is not available")
     assert not (tmp_path / "x.ncdc").exists()
 
 

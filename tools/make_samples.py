@@ -3,14 +3,23 @@
     python tools/make_samples.py
 
 samples/mandelbrot_320x240.pgm: an 8-bit grayscale rendering of the Mandelbrot set with
-smooth (continuous escape-time) shading, used by the README demo.
+smooth (continuous escape-time) shading.
+samples/seeding_384x256.png: "seeding" by Clemens Engelhardt (CC0-1.0, Debian package
+lomiri-wallpapers-16.04), downscaled 5x and cropped; the README demo's photo.
 """
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.fetch_image_data import extract_packages  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -37,8 +46,21 @@ def write_pgm(image: np.ndarray, path: Path) -> None:
     path.write_bytes(f"P5\n{width} {height}\n255\n".encode() + image.tobytes())
 
 
+def cc0_photo(out: Path) -> None:
+    """A CC0 photograph from a Debian wallpaper package, downscaled to 384x256."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = extract_packages(Path(tmp), ("lomiri-wallpapers-16.04",))
+        (source,) = root.rglob("seeding_by_Clements_Engelhardt.jpg")
+        image = Image.open(source).convert("RGB")
+        image = image.resize((image.width // 5, image.height // 5), Image.Resampling.LANCZOS)
+        left, top = (image.width - 384) // 2, (image.height - 256) // 2
+        image.crop((left, top, left + 384, top + 256)).save(out, optimize=True)
+
+
 if __name__ == "__main__":
     SAMPLES.mkdir(exist_ok=True)
-    out = SAMPLES / "mandelbrot_320x240.pgm"
-    write_pgm(mandelbrot(320, 240), out)
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    outputs = (SAMPLES / "mandelbrot_320x240.pgm", SAMPLES / "seeding_384x256.png")
+    write_pgm(mandelbrot(320, 240), outputs[0])
+    cc0_photo(outputs[1])
+    for out in outputs:
+        print(f"wrote {out} ({out.stat().st_size} bytes)")

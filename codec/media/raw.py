@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 
 def open_input(path: Path) -> BinaryIO:
-    """The raw kind encodes straight from the open file (streamed block by block)."""
+    """Context manager (the open file): the raw kind encodes from it block by block."""
     return open(path, "rb")
 
 

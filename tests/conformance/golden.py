@@ -22,6 +22,9 @@ from entropy import (
 HERE = Path(__file__).resolve().parent
 ENTROPY_FILES = {stream: HERE / f"entropy_v1_{stream.value}.bin" for stream in StreamKind}
 RAW_FILE = HERE / "raw_v1.ncdc"
+IMAGE_DIR = HERE / "image"
+IMAGE_EXPECTED = IMAGE_DIR / "expected.json"
+IMAGE_QUALITIES = range(1, 8)
 
 
 def _lcg(n: int, seed: int) -> np.ndarray:
@@ -77,3 +80,15 @@ def raw_input() -> bytes:
     """20000 i.i.d. bytes with P(b) ~ 2b+1 (the raw codec's adaptive method beats zstd here)."""
     r = _lcg(20000, 2) % 65536
     return np.sqrt(r.astype(np.float64)).astype(np.uint8).tobytes()  # exact: IEEE sqrt
+
+
+def image_input() -> np.ndarray:
+    """(64, 96, 3) uint8 crop of the bundled CC0 photo samples/seeding_384x256.png."""
+    from PIL import Image
+
+    photo = Image.open(HERE.parent.parent / "samples" / "seeding_384x256.png").convert("RGB")
+    return np.asarray(photo)[96:160, 144:240].copy()
+
+
+def image_file(quality: int) -> Path:
+    return IMAGE_DIR / f"q{quality}.ncdc"

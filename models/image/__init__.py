@@ -1,0 +1,1 @@
+"""Learned image codec: ELIC-style transforms, hyperprior, grouped checkerboard context."""

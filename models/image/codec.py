@@ -1,0 +1,184 @@
+"""The image codec (codec id ``image-v1``): learned transforms, integer hyperprior and
+grouped checkerboard context.
+
+Chunks: 0 = hyper-latent z (factorized integer tables, index = channel), then one chunk per
+latent channel group k (``gaussian-v1`` with integer scale indexes, means subtracted in 1/16
+steps; anchors first, then the other checkerboard half). The group sizes come with the
+weights, which the header names (``weights_id``). Metadata: ``height``, ``width``,
+``channels`` (1 or 3), ``quality`` (1..7). Any size is coded: the image is padded to a
+multiple of 64 by edge replication and cropped after decoding; grayscale is coded through
+the RGB model (three equal planes) and averaged back. Decoding the first k group chunks only
+gives a preview (:meth:`ImageCodec.decode_preview`): missing groups take their hyper means.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from codec.container import ContainerHeader
+from codec.errors import BitstreamError, InputError, InvalidParameterError
+from codec.registry import Codec, Encoded, EncodeOptions
+from entropy import IndexedGaussian, SymbolDecoder, SymbolEncoder
+from models.image.context import checkerboard, group_bounds
+from models.image.network import MEAN_STEPS
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "image-v1.safetensors"
+QUALITIES = range(1, 8)
+DEFAULT_QUALITY = 4
+PAD = 64
+MAX_SIDE = 1 << 15
+MAX_PIXELS = 1 << 26
+
+
+@functools.cache
+def _load_model(path: Path):
+    from models.image.model import ImageModel, file_digest
+
+    if not path.is_file():
+        raise InputError(f"image weights missing: {path} (reinstall the package)")
+    model = ImageModel.load(path)
+    return model, f"{model.name}@{file_digest(path)[:12]}"
+
+
+@functools.cache
+def _gaussian() -> IndexedGaussian:
+    """One shared instance, so its constriction models are built once per process."""
+    return IndexedGaussian()
+
+
+def _padded(size: int) -> int:
+    return -(-size // PAD) * PAD
+
+
+class ImageCodec(Codec):
+    """Learned lossy image codec; ``--quality`` 1 (smallest) .. 7 (best), default 4."""
+
+    kind = "image"
+    codec_id = "image-v1"
+
+    def __init__(self, weights: Path = WEIGHTS) -> None:
+        self.weights = weights
+
+    def _model(self):
+        return _load_model(self.weights)
+
+    def encode(self, media: np.ndarray, options: EncodeOptions) -> Encoded:
+        import torch
+        import torch.nn.functional as F
+
+        if options.bitrate_kbps is not None:
+            raise InvalidParameterError("the image codec takes --quality, not --bitrate")
+        quality = DEFAULT_QUALITY if options.quality is None else options.quality
+        if quality not in QUALITIES:
+            raise InvalidParameterError(f"--quality must be 1..7, got {quality}")
+        image = np.asarray(media)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
+            raise InputError(f"image must be (H, W, 1|3) uint8, got {image.dtype} {image.shape}")
+        height, width, channels = image.shape
+        _check_size(height, width, InputError)
+        model, weights_id = self._model()
+        x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+        x = x.expand(1, 3, height, width)
+        x = F.pad(x, (0, _padded(width) - width, 0, _padded(height) - height), mode="replicate")
+        y, z = model.analysis(x, float(quality - 1))
+        z_encoder = SymbolEncoder()
+        model.z_family.encode(z_encoder, z.numpy().astype(np.int64), _channel_index(z.shape))
+        chunks = [z_encoder.to_bytes()]
+        hyper = model.hyper_parameters(z)
+        y_hat16 = torch.zeros_like(hyper[:, : y.shape[1]])
+        for k, (a, b) in enumerate(group_bounds(model.groups)):
+            encoder = SymbolEncoder()
+            for anchor, means, indexes in _passes(model, k, a, b, hyper, y_hat16):
+                q = torch.round(y[:, a:b].double() - means / MEAN_STEPS)[anchor]
+                _gaussian().encode(
+                    encoder, q.numpy().astype(np.int64), indexes[anchor].numpy().astype(np.int64)
+                )
+                y_hat16[:, a:b][anchor] = q * MEAN_STEPS + means[anchor]
+            chunks.append(encoder.to_bytes())
+        metadata = {"height": height, "width": width, "channels": channels, "quality": quality}
+        return Encoded(chunks, metadata, weights_id)
+
+    def decode(self, header: ContainerHeader, chunks: Iterator[bytes]) -> np.ndarray:
+        return self.decode_preview(header, chunks, None)
+
+    def decode_preview(
+        self, header: ContainerHeader, chunks: Iterator[bytes], groups: int | None
+    ) -> np.ndarray:
+        """Decode using only the first ``groups`` channel groups (None: all of them)."""
+        import torch
+
+        meta = header.metadata
+        height, width = meta.get("height"), meta.get("width")
+        channels, quality = meta.get("channels"), meta.get("quality")
+        if not all(isinstance(v, int) for v in (height, width, channels, quality)):
+            raise BitstreamError("image header needs integer height, width, channels, quality")
+        _check_size(height, width, BitstreamError)
+        if channels not in (1, 3) or quality not in QUALITIES:
+            raise BitstreamError(f"image header: channels {channels} / quality {quality} invalid")
+        model, weights_id = self._model()
+        if header.weights_id != weights_id:
+            raise BitstreamError(
+                f"file was made with weights {header.weights_id!r}; this build has {weights_id!r}"
+                " (decode it with the package version that wrote it)"
+            )
+        if len(header.chunks) != 1 + len(model.groups):
+            raise BitstreamError(
+                f"image file needs {1 + len(model.groups)} chunks, has {len(header.chunks)}"
+            )
+        chunks = iter(chunks)
+        h, w = _padded(height) // 16, _padded(width) // 16
+        z_shape = (1, model.config.z, h // 4, w // 4)
+        z_decoder = SymbolDecoder(next(chunks))
+        z = model.z_family.decode(z_decoder, _channel_index(z_shape)).reshape(z_shape)
+        z_decoder.finish()
+        hyper = model.hyper_parameters(torch.from_numpy(z))
+        m = model.config.m
+        y_hat16 = hyper[:, :m].clone()  # groups not decoded keep their hyper means
+        for k, (a, b) in enumerate(group_bounds(model.groups)[:groups]):
+            decoder = SymbolDecoder(next(chunks))
+            y_hat16[:, a:b] = 0
+            for anchor, means, indexes in _passes(model, k, a, b, hyper, y_hat16):
+                q = _gaussian().decode(decoder, indexes[anchor].numpy().astype(np.int64))
+                y_hat16[:, a:b][anchor] = (
+                    torch.from_numpy(q.astype(np.float64)) * MEAN_STEPS + (means[anchor])
+                )
+            decoder.finish()
+        x_hat = model.synthesis(y_hat16 / MEAN_STEPS, float(quality - 1))[0, :, :height, :width]
+        pixels = torch.round(x_hat.clamp(0, 1) * 255)
+        if channels == 1:
+            pixels = torch.round(pixels.mean(dim=0, keepdim=True))
+        return pixels.permute(1, 2, 0).to(torch.uint8).numpy()
+
+
+def _check_size(height: int, width: int, error: type[Exception]) -> None:
+    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE and height * width <= MAX_PIXELS):
+        raise error(f"image size {width}x{height} out of range (1..{MAX_SIDE} per side)")
+
+
+def _passes(model, k: int, a: int, b: int, hyper, y_hat16):
+    """The two checkerboard passes of group k: yields (mask, means16, scale indexes).
+
+    The caller fills ``y_hat16[:, a:b]`` at the yielded mask before the next pass, so the
+    second pass sees the decoded anchors. Both sides call this with identical integers.
+    """
+    import torch
+
+    m, h, w = model.config.m, hyper.shape[2], hyper.shape[3]
+    hyper_k = torch.cat([hyper[:, a:b], hyper[:, m + a : m + b]], dim=1)
+    anchor = checkerboard(h, w, anchor=True).bool().expand(1, b - a, h, w)
+    previous = y_hat16[:, :a]
+    means, indexes = model.group_parameters(k, hyper_k, previous, torch.zeros_like(y_hat16[:, a:b]))
+    yield anchor, means, indexes
+    anchors = y_hat16[:, a:b] * anchor
+    means, indexes = model.group_parameters(k, hyper_k, previous, anchors)
+    yield ~anchor, means, indexes
+
+
+def _channel_index(shape: tuple[int, ...]) -> np.ndarray:
+    """Table index (= channel) of every element of a (1, C, h, w) tensor in C order."""
+    _, c, h, w = shape
+    return np.repeat(np.arange(c, dtype=np.int64), h * w)

@@ -1,0 +1,132 @@
+"""Inference model of the image codec, loaded from a shipped safetensors file.
+
+Float parts (may differ in the last bits between machines, never decide a probability):
+``g_a``, ``h_a`` (encoder only) and ``g_s`` (decoder, latents -> pixels), plus the gain units.
+Integer parts (bit-exact everywhere): the hyper-synthesis ``h_s`` that predicts means (in
+1/16 steps) and scale indexes into ``gaussian-v1``, one context network per channel group
+(``context.<k>.*``, absent for a hyperprior-only model: then there is one group and the
+hyper parameters are used as they are), and the factorized prior of the hyper-latent as
+integer tables.
+
+Weights file: safetensors with float16 transforms (``g_a.*``, ``h_a.*``, ``g_s.*``), float32
+``gain`` / ``inverse_gain`` (levels, M), the integer network ``h_s.*`` and the hyper-latent
+tables ``z_tables.frequencies`` (Z, K) int32 zero-padded, ``z_tables.lengths`` (Z,),
+``z_tables.offsets`` (Z,). Header metadata holds the widths, the group sizes and the name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from entropy import IndexedFamily, TableSet
+from entropy.tables import DEFAULT_PRECISION
+from models.image.integer import IntegerNetwork
+from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig
+
+HYPER_INPUT_BOUND = 4096
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class ImageModel:
+    """The shipped model: float transforms + integer entropy-parameter path."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str], name: str):
+        config = NetworkConfig(n=int(metadata["n"]), m=int(metadata["m"]), z=int(metadata["z"]))
+        self.config = config
+        self.groups = tuple(int(g) for g in metadata.get("groups", str(config.m)).split(","))
+        self.context = [
+            IntegerNetwork.from_tensors(tensors, f"context.{k}")
+            for k in range(len(self.groups))
+            if f"context.{k}.shape" in tensors
+        ]
+        if self.context and len(self.context) != len(self.groups):
+            raise ValueError("weights file has context networks for only some groups")
+        self.name = name
+        network = ImageNetwork(config)
+        float_state = {
+            k: v.float()
+            for k, v in tensors.items()
+            if k.split(".")[0] in ("g_a", "h_a", "g_s", "gain", "inverse_gain")
+        }
+        missing = network.load_state_dict(float_state, strict=False).missing_keys
+        needed = [k for k in missing if k.split(".")[0] in ("g_a", "h_a", "g_s")]
+        if needed:
+            raise ValueError(f"weights file lacks {needed[:3]}")
+        self.network = network.eval()
+        self.h_s = IntegerNetwork.from_tensors(tensors, "h_s")
+        lengths = tensors["z_tables.lengths"].tolist()
+        frequencies = tensors["z_tables.frequencies"].numpy().astype(np.int64)
+        rows = tuple(frequencies[c, :length] for c, length in enumerate(lengths))
+        self.z_family = IndexedFamily(
+            TableSet(rows, tensors["z_tables.offsets"].numpy(), DEFAULT_PRECISION, "z")
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ImageModel:
+        from safetensors import safe_open
+
+        tensors = {}
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata()
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                tensors[key] = f.get_tensor(key)
+        return cls(tensors, metadata, metadata["name"])
+
+    @property
+    def levels(self) -> int:
+        return self.config.levels
+
+    def _rate(self, rate: float) -> torch.Tensor:
+        return torch.tensor([float(rate)])
+
+    @torch.no_grad()
+    def analysis(self, x: torch.Tensor, rate: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> (gained y, integer z), float32."""
+        gain, _ = self.network.gains(self._rate(rate))
+        y = self.network.g_a(x) * gain
+        z = torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
+        return y, z
+
+    @torch.no_grad()
+    def hyper_parameters(self, z_hat: torch.Tensor) -> torch.Tensor:
+        """Integer hyper-synthesis: z_hat (1,Z,h,w) integers -> (1,2M,4h,4w) float64 integers:
+        means in 1/MEAN_STEPS steps, then scale indexes."""
+        return self.h_s(z_hat)
+
+    @torch.no_grad()
+    def group_parameters(
+        self, k: int, hyper_k: torch.Tensor, previous: torch.Tensor, anchors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Integer means (1/16 steps) and scale indexes of group k, each (1,C_k,h,w).
+
+        hyper_k: (1,2C_k,h,w) from :meth:`hyper_parameters`; previous: decoded earlier
+        groups and anchors: decoded anchors of group k (zero elsewhere), both latent * 16.
+        """
+        size = hyper_k.shape[1] // 2
+        params = hyper_k
+        if self.context:
+            inputs = torch.cat([hyper_k, previous, anchors], dim=1)
+            params = hyper_k + self.context[k](inputs)
+        means = params[:, :size].clamp(-(2.0**20), 2.0**20)
+        return means, params[:, size:].clamp(0, SCALE_LEVELS - 1)
+
+    @torch.no_grad()
+    def synthesis(self, y_hat: torch.Tensor, rate: float) -> torch.Tensor:
+        """y_hat: (1,M,h,w) gained latents -> (1,3,16h,16w) float in about [0,1].
+
+        oneDNN convolutions round differently with different thread counts; the native
+        im2col + GEMM path is as fast here and gives the same pixels with 1 or N threads.
+        """
+        _, inverse_gain = self.network.gains(self._rate(rate))
+        with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs when toggling
+            warnings.simplefilter("ignore", UserWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                return self.network.g_s(y_hat.float() * inverse_gain)

@@ -1,0 +1,159 @@
+"""Float network of the image codec (training view).
+
+Dataflow (x: (B,3,H,W) in [0,1], H and W multiples of 64)::
+
+    x -> g_a -> y (B,M,H/16,W/16) -> * gain[rate] -> y_g
+    y_g -> h_a -> z (B,Z,H/64,W/64) -> round -> z_hat        [factorized prior, EntropyBottleneck]
+    z_hat -> h_s -> hyper (B,2M,H/16,W/16) -> (mean, scale index) per latent
+    y_hat = round(y_g - mean) + mean -> * inv_gain[rate] -> g_s -> x_hat
+
+Scales are predicted as *scale-table index units*: std = 0.11 * exp(index * STEP) with the
+entropy layer's ``gaussian-v1`` table (160 levels, 0.11..256), so the integer inference path
+only has to round them. Rate levels are gain units (Cui et al., "Asymmetric gained deep image
+compression"): one model, one (M,) gain vector per lambda, geometric interpolation between
+neighbouring levels for intermediate rates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from models.image.compressai_parts import compressai_module
+
+#: Rate-distortion trade-offs of the rate levels (loss = rate_bpp + lambda * 255^2 * MSE).
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 160
+SCALE_STEP = math.log(SCALE_MAX / SCALE_MIN) / (SCALE_LEVELS - 1)
+LIKELIHOOD_BOUND = 1e-9
+#: Fixed point of predicted means in the integer path: one step is 1/MEAN_STEPS latent units.
+MEAN_STEPS = 16
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Widths: n (transforms), m (latent channels), z (hyper-latent channels)."""
+
+    n: int = 128
+    m: int = 192
+    z: int = 128
+    levels: int = len(LAMBDAS)
+    groups: tuple[int, ...] | None = None  # channel group sizes; None = hyperprior only
+
+
+def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(
+        cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1
+    )
+
+
+def gain_spread(levels: int) -> torch.Tensor:
+    """(levels,) initial gains sqrt(lambda / middle lambda): the quantization step of an
+    MSE-optimised latent shrinks like 1/sqrt(lambda), so levels start at distinct rates."""
+    lambdas = torch.tensor(LAMBDAS[:levels], dtype=torch.float32)
+    return torch.sqrt(lambdas / lambdas[levels // 2])
+
+
+def scale_from_index(index: torch.Tensor) -> torch.Tensor:
+    """Standard deviation for (float) scale-table index units, clamped to the table."""
+    return SCALE_MIN * torch.exp(index.clamp(0, SCALE_LEVELS - 1) * SCALE_STEP)
+
+
+def gaussian_likelihood(values: torch.Tensor, means: torch.Tensor, scales: torch.Tensor):
+    """P(round(v - mean) | N(0, scale)) for the integer bin around v - mean, bounded below."""
+    centred = (values - means).abs()
+    upper = torch.special.ndtr((0.5 - centred) / scales)
+    lower = torch.special.ndtr((-0.5 - centred) / scales)
+    return (upper - lower).clamp_min(LIKELIHOOD_BOUND)
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round with a straight-through gradient."""
+    return x + (torch.round(x) - x).detach()
+
+
+class ImageNetwork(nn.Module):
+    """Transforms, hyperprior and gain units; see the module docstring for the dataflow."""
+
+    def __init__(self, config: NetworkConfig = NetworkConfig()) -> None:
+        super().__init__()
+        layers = compressai_module("layers")
+        entropy_models = compressai_module("entropy_models")
+        n, m, z = config.n, config.m, config.z
+        self.config = config
+        self.g_a = nn.Sequential(
+            _conv(3, n), layers.GDN(n),
+            _conv(n, n), layers.GDN(n),
+            _conv(n, n), layers.GDN(n),
+            _conv(n, m),
+        )  # fmt: skip
+        self.g_s = nn.Sequential(
+            _deconv(m, n), layers.GDN(n, inverse=True),
+            _deconv(n, n), layers.GDN(n, inverse=True),
+            _deconv(n, n), layers.GDN(n, inverse=True),
+            _deconv(n, 3),
+        )  # fmt: skip
+        self.h_a = nn.Sequential(
+            _conv(m, n, 3, 1), nn.ReLU(),
+            _conv(n, n), nn.ReLU(),
+            _conv(n, z),
+        )  # fmt: skip
+        self.h_s = nn.Sequential(
+            _deconv(z, n), nn.ReLU(),
+            _deconv(n, n * 3 // 2), nn.ReLU(),
+            _conv(n * 3 // 2, 2 * m, 3, 1),
+        )  # fmt: skip
+        self.entropy_bottleneck = entropy_models.EntropyBottleneck(z)
+        spread = gain_spread(config.levels)[:, None]
+        self.gain = nn.Parameter(spread * torch.ones(config.levels, m))
+        self.inverse_gain = nn.Parameter(torch.ones(config.levels, m) / spread)
+        self.context = None
+        if config.groups is not None:
+            from models.image.context import GroupedContext
+
+            if sum(config.groups) != m:
+                raise ValueError(f"group sizes {config.groups} do not add up to {m}")
+            self.context = GroupedContext(config.groups)
+
+    def gains(self, rate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) float rate positions in [0, levels-1] -> gain and inverse gain, (B,M,1,1).
+
+        Integer positions select a level; fractions interpolate geometrically.
+        """
+        low = rate.floor().long().clamp(0, self.config.levels - 2)
+        t = (rate - low).clamp(0, 1)[:, None]
+
+        def interpolate(table: torch.Tensor) -> torch.Tensor:
+            a, b = table.abs()[low] + 1e-6, table.abs()[low + 1] + 1e-6
+            return (a ** (1 - t) * b**t)[:, :, None, None]
+
+        return interpolate(self.gain), interpolate(self.inverse_gain)
+
+    def forward(self, x: torch.Tensor, rate: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Training pass: reconstruction and likelihoods of y (noisy) and z (noisy).
+
+        Without groups, h_s gives means in latent units; with groups it gives means in
+        1/MEAN_STEPS steps and the grouped context refines them (see models.image.context).
+        """
+        gain, inverse_gain = self.gains(rate)
+        y = self.g_a(x) * gain
+        z = self.h_a(y)
+        _, z_likelihoods = self.entropy_bottleneck(z)
+        hyper = self.h_s(round_ste(z))
+        if self.context is None:
+            means, scale_index = hyper.chunk(2, dim=1)
+            y_hat = round_ste(y - means) + means
+        else:
+            y_hat, means, scale_index = self.context(y, hyper, lambda v, mu: round_ste(v - mu) + mu)
+        scales = scale_from_index(scale_index)
+        y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+        y_likelihoods = gaussian_likelihood(y_noisy, means, scales)
+        x_hat = self.g_s(y_hat * inverse_gain)
+        return {"x_hat": x_hat, "y": y_likelihoods, "z": z_likelihoods}

@@ -1,0 +1,312 @@
+"""Rate-distortion evaluation of the image codec on Kodak, with baselines in the same run.
+
+    python tools/eval_image.py [--kodak ../shared/data/image/kodak] [--out out/eval_image]
+                               [--limit N] [--no-speed]
+
+Ours: real files from ``codec.encode`` (bpp = file bytes * 8 / pixels, container included),
+decoded with ``codec.decode``. Baselines on the same images: JPEG, WebP, AVIF (Pillow) and
+JPEG-XL (imagecodecs), each over a quality sweep. Published anchors from
+../shared/anchors/compressai-kodak. Writes CompressAI-style JSON per codec, an RD plot
+(rd_psnr.png, rd_msssim.png) and prints markdown tables (RD points, BD-rates, speed).
+Speed: encode/decode seconds per image for ours and, with random weights, CompressAI's
+mbt2018 (serial autoregressive context) and Elic2022Official at the same image size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from scipy.integrate import trapezoid
+from scipy.interpolate import PchipInterpolator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+ANCHORS = {
+    "VTM": "vtm.json",
+    "BPG (x265 4:4:4)": "bpg_444_x265_ycbcr.json",
+    "mbt2018-mean (CompressAI)": "compressai-mbt2018-mean_mse_cpu.json",
+    "ELIC (paper)": "paper-elic2022_mse.json",
+}
+SWEEPS = {
+    "JPEG": (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    "WebP": (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    "AVIF": (10, 20, 30, 40, 50, 60, 70, 80, 90),
+    "JPEG-XL": (10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * math.log10(255**2 / max(mse, 1e-10))
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    from pytorch_msssim import ms_ssim as msssim
+
+    ta, tb = (torch.from_numpy(v).permute(2, 0, 1)[None].float() for v in (a, b))
+    return float(msssim(ta, tb, data_range=255))
+
+
+def baseline_roundtrip(name: str, image: np.ndarray, quality: int) -> tuple[int, np.ndarray]:
+    if name == "JPEG-XL":
+        import imagecodecs
+
+        data = imagecodecs.jpegxl_encode(image, level=quality, effort=7)
+        return len(data), imagecodecs.jpegxl_decode(data)
+    fmt = {"JPEG": "JPEG", "WebP": "WEBP", "AVIF": "AVIF"}[name]
+    buffer = io.BytesIO()
+    options = {"subsampling": "4:2:0"} if fmt == "JPEG" else {}
+    Image.fromarray(image).save(buffer, format=fmt, quality=quality, **options)
+    data = buffer.getvalue()
+    return len(data), np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+WEIGHTS: Path | None = None  # --weights: evaluate another weights file than the shipped one
+
+
+def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, float, float]:
+    """Real container bytes and decoded image through the image codec (and its timings)."""
+    from codec.container import ContainerReader, container_bytes
+    from codec.registry import EncodeOptions
+    from models.image.codec import WEIGHTS as SHIPPED
+    from models.image.codec import ImageCodec
+
+    image_codec = ImageCodec(WEIGHTS or SHIPPED)
+    start = time.perf_counter()
+    encoded = image_codec.encode(image, EncodeOptions(quality=quality))
+    blob = container_bytes("image", image_codec.codec_id, encoded.chunks, encoded.metadata,
+                           encoded.weights_id)  # fmt: skip
+    encode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    reader = ContainerReader(blob)
+    decoded = image_codec.decode(reader.header, reader.iter_chunks())
+    return len(blob), decoded, encode_s, time.perf_counter() - start
+
+
+def preview(images: list[np.ndarray], quality: int = 4) -> None:
+    """PSNR and bytes read when decoding only the first k channel groups."""
+    from codec.container import ContainerReader, container_bytes
+    from codec.registry import EncodeOptions
+    from models.image.codec import WEIGHTS as SHIPPED
+    from models.image.codec import ImageCodec
+
+    image_codec = ImageCodec(WEIGHTS or SHIPPED)
+    groups = image_codec._model()[0].groups
+    rows = np.zeros((len(groups) + 1, 3))
+    for image in images:
+        encoded = image_codec.encode(image, EncodeOptions(quality=quality))
+        blob = container_bytes("image", image_codec.codec_id, encoded.chunks, encoded.metadata,
+                               encoded.weights_id)  # fmt: skip
+        reader = ContainerReader(blob)
+        for k in range(len(groups) + 1):
+            start = time.perf_counter()
+            decoded = image_codec.decode_preview(reader.header, reader.iter_chunks(), k)
+            seconds = time.perf_counter() - start
+            used = reader.header.chunks[k].offset + reader.header.chunks[k].length
+            pixels = image.shape[0] * image.shape[1]
+            rows[k] += (8 * used / pixels, psnr(image, decoded), seconds)
+    rows /= len(images)
+    print(f"\n## Preview decode (quality {quality}, groups {groups})\n")
+    print("| groups decoded | channels | bpp read | PSNR-RGB dB | decode s |")
+    print("|---:|---:|---:|---:|---:|")
+    for k, (bpp, value, seconds) in enumerate(rows):
+        print(f"| {k} | {sum(groups[:k])} | {bpp:.4f} | {value:.2f} | {seconds:.3f} |")
+
+
+def evaluate(images: list[np.ndarray], names: list[str], ours_only: bool) -> dict[str, dict]:
+    from models.image.codec import QUALITIES
+
+    results = {}
+    for codec_name, settings in [("ours", QUALITIES), *([] if ours_only else SWEEPS.items())]:
+        points = {"bpp": [], "psnr-rgb": [], "ms-ssim": [], "encoding_time": [],
+                  "decoding_time": []}  # fmt: skip
+        per_image = {}
+        for setting in settings:
+            rows = []
+            for image, name in zip(images, names, strict=True):
+                pixels = image.shape[0] * image.shape[1]
+                if codec_name == "ours":
+                    size, decoded, t_enc, t_dec = ours_roundtrip(image, setting)
+                else:
+                    (size, decoded), t_enc, t_dec = (
+                        baseline_roundtrip(codec_name, image, setting),
+                        0,
+                        0,
+                    )
+                rows.append((8 * size / pixels, psnr(image, decoded), ms_ssim(image, decoded),
+                             t_enc, t_dec))  # fmt: skip
+                per_image.setdefault(name, []).append(rows[-1][:3])
+            mean = np.mean(rows, axis=0)
+            for key, value in zip(points, mean, strict=True):
+                points[key].append(float(value))
+            print(f"{codec_name} q={setting}: {mean[0]:.3f} bpp {mean[1]:.2f} dB", flush=True)
+        results[codec_name] = {"name": codec_name, "settings": list(settings),
+                               "results": points, "per_image": per_image}  # fmt: skip
+    return results
+
+
+def load_anchors(folder: Path) -> dict[str, dict]:
+    anchors = {}
+    for label, file in ANCHORS.items():
+        path = folder / file
+        if path.exists():
+            data = json.loads(path.read_text())["results"]
+            anchors[label] = {"name": label, "results": data}
+    return anchors
+
+
+def bd_rate(rate_a, dist_a, rate_b, dist_b) -> float:
+    """Bjontegaard delta rate of A relative to B in percent (negative: A saves bits);
+    piecewise-cubic interpolation of log-rate over the overlapping distortion range."""
+
+    def curve(rate, dist):
+        order = np.argsort(dist)
+        d, r = np.asarray(dist)[order], np.log(np.asarray(rate)[order])
+        keep = np.concatenate([[True], np.diff(d) > 1e-9])
+        return d[keep], r[keep]
+
+    da, ra = curve(rate_a, dist_a)
+    db, rb = curve(rate_b, dist_b)
+    low, high = max(da.min(), db.min()), min(da.max(), db.max())
+    if high <= low or len(da) < 2 or len(db) < 2:
+        return float("nan")
+    grid = np.linspace(low, high, 200)
+    diff = PchipInterpolator(da, ra)(grid) - PchipInterpolator(db, rb)(grid)
+    return float((np.exp(trapezoid(diff, grid) / (high - low)) - 1) * 100)
+
+
+def msssim_db(values) -> np.ndarray:
+    return -10 * np.log10(1 - np.minimum(np.asarray(values), 1 - 1e-10))
+
+
+def report(results: dict, anchors: dict, out: Path) -> None:
+    ours = results["ours"]["results"]
+    print("\n## Ours, Kodak averages\n\n| quality | bpp | PSNR-RGB dB | MS-SSIM | enc s | dec s |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for i, q in enumerate(results["ours"]["settings"]):
+        print(f"| {q} | {ours['bpp'][i]:.4f} | {ours['psnr-rgb'][i]:.3f} | "
+              f"{ours['ms-ssim'][i]:.5f} | {ours['encoding_time'][i]:.3f} | "
+              f"{ours['decoding_time'][i]:.3f} |")  # fmt: skip
+    print("\n## BD-rate of ours vs each reference (negative = ours smaller)\n")
+    print("| reference | BD-rate PSNR | BD-rate MS-SSIM |\n|---|---:|---:|")
+    for label, ref in [*((k, v) for k, v in results.items() if k != "ours"), *anchors.items()]:
+        r = ref["results"]
+        psnr_bd = bd_rate(ours["bpp"], ours["psnr-rgb"], r["bpp"], r["psnr-rgb"])
+        ms_bd = float("nan")
+        if "ms-ssim" in r:
+            ms_bd = bd_rate(
+                ours["bpp"], msssim_db(ours["ms-ssim"]), r["bpp"], msssim_db(r["ms-ssim"])
+            )
+        print(f"| {label} | {psnr_bd:+.2f}% | {ms_bd:+.2f}% |")
+    plot(results, anchors, out)
+
+
+def plot(results: dict, anchors: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for metric, ylabel, transform, filename in (
+        ("psnr-rgb", "PSNR-RGB (dB)", np.asarray, "rd_psnr.png"),
+        ("ms-ssim", "MS-SSIM (dB)", msssim_db, "rd_msssim.png"),
+    ):
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for label, data in [*results.items(), *anchors.items()]:
+            r = data["results"]
+            if metric in r:
+                style = "o-" if label == "ours" else ".--"
+                ax.plot(
+                    r["bpp"],
+                    transform(r[metric]),
+                    style,
+                    label=label,
+                    linewidth=2 if label == "ours" else 1,
+                )
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(0, 1.6)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"Kodak (24 images): {ylabel}")
+        fig.tight_layout()
+        fig.savefig(out / filename, dpi=110)
+        plt.close(fig)
+
+
+def speed(image: np.ndarray) -> None:
+    """Seconds per image: ours vs CompressAI mbt2018 / Elic2022Official (random weights)."""
+    import compressai.models as zoo
+
+    torch.set_num_threads(2)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    _, _, t_enc, t_dec = ours_roundtrip(image, 4)
+    rows = [("ours (quality 4)", t_enc, t_dec)]
+    for label, model in (
+        ("CompressAI mbt2018 (q3, serial AR)", zoo.JointAutoregressiveHierarchicalPriors(192, 192)),
+        ("CompressAI Elic2022Official", zoo.Elic2022Official()),
+    ):
+        model.eval()
+        model.update(force=True)
+        with torch.no_grad():
+            start = time.perf_counter()
+            compressed = model.compress(x)
+            t_enc = time.perf_counter() - start
+            start = time.perf_counter()
+            model.decompress(compressed["strings"], compressed["shape"])
+            rows.append((label, t_enc, time.perf_counter() - start))
+    print(f"\n## Speed, {image.shape[1]}x{image.shape[0]} image, 2 threads\n")
+    print("| model | encode s | decode s | decode vs ours |\n|---|---:|---:|---:|")
+    for label, t_enc, t_dec in rows:
+        print(f"| {label} | {t_enc:.3f} | {t_dec:.3f} | {t_dec / rows[0][2]:.1f}x |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kodak", type=Path, default=ROOT.parent / "shared/data/image/kodak")
+    parser.add_argument(
+        "--anchors", type=Path, default=ROOT.parent / "shared/anchors/compressai-kodak"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "out/eval_image")
+    parser.add_argument("--limit", type=int, default=0, help="use the first N images only")
+    parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--ours-only", action="store_true", help="skip the baselines")
+    parser.add_argument(
+        "--from-json", action="store_true", help="reuse the RD results already in --out"
+    )
+    parser.add_argument("--weights", type=Path, help="image weights to evaluate (default: shipped)")
+    args = parser.parse_args()
+    global WEIGHTS
+    WEIGHTS = args.weights
+    torch.set_num_threads(2)
+    paths = sorted(args.kodak.glob("*.png"))[: args.limit or None]
+    if not paths:
+        raise SystemExit(f"no Kodak images in {args.kodak}")
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.from_json:
+        names = ["ours", *([] if args.ours_only else SWEEPS)]
+        results = {n: json.loads((args.out / f"{n.lower()}.json").read_text()) for n in names}
+    else:
+        results = evaluate(images, [p.stem for p in paths], args.ours_only)
+        for name, data in results.items():
+            (args.out / f"{name.lower()}.json").write_text(json.dumps(data, indent=1))
+    report(results, load_anchors(args.anchors), args.out)
+    preview(images)
+    if not args.no_speed:
+        speed(images[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Train the image codec network (one variable-rate model for every lambda in LAMBDAS).
+
+    python tools/train_image.py --data ~/.cache/codec/image_train --run ~/.cache/codec/run_image \
+        [--minutes 120] [--crop 128] [--batch 8] [--lr 1e-4]
+
+Data: the .npy images written by tools/fetch_image_data.py (shared/data/image/train plus
+Debian wallpaper photos) -- never Kodak. The last --holdout images are not trained on and
+give the validation numbers in the log.
+
+Each sample of a batch draws its own rate level; loss = bpp + lambda * 255^2 * MSE per sample,
+averaged. The EntropyBottleneck's quantile (aux) loss has its own optimizer, as in CompressAI.
+The run folder holds ``latest.pt`` (model, optimizers, step; rewritten atomically every
+--save-every seconds and at the end) and ``train.log``. Re-running the same command resumes.
+On a new machine, ``--init models/weights/image-v1.safetensors`` starts a run from the
+shipped weights (they carry float copies of every trained tensor; optimizer state restarts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models.image.network import LAMBDAS, ImageNetwork, NetworkConfig  # noqa: E402
+
+
+def load_images(folder: Path) -> list[np.ndarray]:
+    paths = sorted(folder.glob("*.npy"))
+    if not paths:
+        raise SystemExit(f"no .npy images in {folder}: run tools/fetch_image_data.py first")
+    if any("kodim" in p.name.lower() for p in paths):
+        raise SystemExit("refusing to train on Kodak images")
+    return [np.load(p) for p in paths]
+
+
+def random_batch(images: list[np.ndarray], batch: int, crop: int, rng: random.Random):
+    crops = []
+    for _ in range(batch):
+        image = images[rng.randrange(len(images))]
+        h, w, _ = image.shape
+        top, left = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
+        patch = image[top : top + crop, left : left + crop]
+        if rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        if rng.random() < 0.5:
+            patch = patch[::-1]
+        crops.append(np.ascontiguousarray(patch))
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+    return x
+
+
+def rd_terms(out: dict, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample bits per pixel and MSE (on [0,1] pixels)."""
+    pixels = x.shape[2] * x.shape[3]
+    bits = sum(-torch.log2(out[k]).flatten(1).sum(1) for k in ("y", "z"))
+    mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
+    return bits / pixels, mse
+
+
+def state_from_shipped(path: Path) -> dict:
+    """Training state (model only) from a shipped weights file written by the exporter."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        model = {}
+        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+            if key.startswith("train."):
+                model[key.removeprefix("train.")] = f.get_tensor(key).float()
+            elif key.split(".")[0] in ("g_a", "h_a", "g_s", "gain", "inverse_gain"):
+                model[key] = f.get_tensor(key).float()
+    groups = [int(g) for g in meta["groups"].split(",")]
+    config = {"n": int(meta["n"]), "groups": groups if len(groups) > 1 else None}
+    return {"model": model, "step": int(meta.get("step", 0)), "config": config}
+
+
+def save_atomically(state: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def validate(net: ImageNetwork, images: list[np.ndarray]) -> str:
+    net.eval()
+    rows = []
+    for level in (0, 3, 6):
+        bpps, psnrs = [], []
+        for image in images:
+            h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64
+            x = torch.from_numpy(image[:h, :w]).permute(2, 0, 1)[None].float() / 255
+            bpp, mse = rd_terms(net(x, torch.tensor([float(level)])), x)
+            bpps.append(bpp.item())
+            psnrs.append(-10 * math.log10(mse.clamp_min(1e-10).item()))
+        rows.append(f"L{level}: {np.mean(bpps):.3f} bpp {np.mean(psnrs):.2f} dB")
+    net.train()
+    return " | ".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path.home() / ".cache/codec/image_train")
+    parser.add_argument("--run", type=Path, default=Path.home() / ".cache/codec/run_image")
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--n", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--holdout", type=int, default=3)
+    parser.add_argument("--save-every", type=float, default=300.0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--init", type=Path, help="shipped weights to start a new run from")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    log_path = args.run / "train.log"
+
+    def log(message: str) -> None:
+        with open(log_path, "a") as f:
+            print(message, file=f)
+
+    images = load_images(args.data)
+    train, held_out = images[: -args.holdout], images[-args.holdout :]
+
+    checkpoint = args.run / "latest.pt"
+    state = None
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=args.device, weights_only=True)
+    elif args.init is not None:
+        state = state_from_shipped(args.init)
+    config = state["config"] if state else {"n": args.n}
+    groups = tuple(config["groups"]) if config.get("groups") else None
+    net = ImageNetwork(NetworkConfig(n=config["n"], groups=groups)).to(args.device)
+    named = dict(net.named_parameters())
+    gain_params = [named["gain"], named["inverse_gain"]]
+    aux_params = [p for n, p in named.items() if n.endswith(".quantiles")]
+    main_params = [p for n, p in named.items() if not n.endswith(".quantiles") and "gain" not in n]
+    # Gains move in large relative steps (levels differ ~7x): they learn 10x faster.
+    optimizer = torch.optim.Adam(
+        [{"params": main_params}, {"params": gain_params, "lr": 10 * args.lr}], lr=args.lr
+    )
+    aux_optimizer = torch.optim.Adam(aux_params, lr=1e-3)
+    step = 0
+    if state:
+        net.load_state_dict(state["model"])
+        if "optimizer" in state:  # absent right after tools/iscs_image.py
+            optimizer.load_state_dict(state["optimizer"])
+            aux_optimizer.load_state_dict(state["aux_optimizer"])
+        step = state["step"]
+        optimizer.param_groups[0]["lr"] = args.lr
+        optimizer.param_groups[1]["lr"] = 10 * args.lr
+        log(f"resumed at step {step} (groups: {groups})")
+    log(f"start step {step}: {len(train)} train / {len(held_out)} held-out images; {args}")
+
+    rng = random.Random(step)
+    lambdas = torch.tensor(LAMBDAS, device=args.device)
+    start = last_save = window_start = time.time()
+    window: list[tuple[float, float, float]] = []
+
+    def save() -> None:
+        state = {
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "aux_optimizer": aux_optimizer.state_dict(),
+            "step": step,
+            "config": config,
+        }
+        save_atomically(state, checkpoint)
+
+    while time.time() - start < args.minutes * 60:
+        x = random_batch(train, args.batch, args.crop, rng).to(args.device)
+        levels = torch.randint(0, len(LAMBDAS), (args.batch,), device=args.device)
+        out = net(x, levels.float())
+        bpp, mse = rd_terms(out, x)
+        loss = (bpp + lambdas[levels] * 255**2 * mse).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main_params + gain_params, 1.0)
+        optimizer.step()
+        aux_loss = net.entropy_bottleneck.loss()
+        aux_optimizer.zero_grad()
+        aux_loss.backward()
+        aux_optimizer.step()
+        step += 1
+        window.append((loss.item(), bpp.mean().item(), mse.mean().item()))
+        if step % 50 == 0:
+            mean = np.mean(window, axis=0)
+            rate = len(window) / (time.time() - window_start)
+            log(
+                f"step {step} loss {mean[0]:.4f} bpp {mean[1]:.3f} "
+                f"psnr {-10 * math.log10(mean[2]):.2f} aux {aux_loss.item():.1f} {rate:.2f} it/s"
+            )
+            window, window_start = [], time.time()
+        if step % 1000 == 0:
+            log(f"step {step} validation {validate(net, held_out)}")
+        if time.time() - last_save > args.save_every:
+            save()
+            last_save = time.time()
+    save()
+    log(f"stop at step {step}; validation {validate(net, held_out)}")
+
+
+if __name__ == "__main__":
+    main()
