@@ -75,18 +75,31 @@ def baseline_roundtrip(name: str, image: np.ndarray, quality: int) -> tuple[int,
 WEIGHTS: Path | None = None  # --weights: evaluate another weights file than the shipped one
 
 
-def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, float, float]:
-    """Real container bytes and decoded image through the image codec (and its timings)."""
-    from codec.container import ContainerReader, container_bytes
-    from codec.registry import EncodeOptions
+def image_codec_under_test():
     from models.image.codec import WEIGHTS as SHIPPED
     from models.image.codec import ImageCodec
 
-    image_codec = ImageCodec(WEIGHTS or SHIPPED)
-    start = time.perf_counter()
+    return ImageCodec(WEIGHTS or SHIPPED)
+
+
+def encode_to_container(image_codec, image: np.ndarray, quality: int) -> bytes:
+    """Real container bytes (what ``codec encode`` writes) for ``image`` at ``quality``."""
+    from codec.container import container_bytes
+    from codec.registry import EncodeOptions
+
     encoded = image_codec.encode(image, EncodeOptions(quality=quality))
-    blob = container_bytes("image", image_codec.codec_id, encoded.chunks, encoded.metadata,
-                           encoded.weights_id)  # fmt: skip
+    return container_bytes(
+        "image", image_codec.codec_id, encoded.chunks, encoded.metadata, encoded.weights_id
+    )
+
+
+def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, float, float]:
+    """Real container bytes and decoded image through the image codec (and its timings)."""
+    from codec.container import ContainerReader
+
+    image_codec = image_codec_under_test()
+    start = time.perf_counter()
+    blob = encode_to_container(image_codec, image, quality)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     reader = ContainerReader(blob)
@@ -96,19 +109,13 @@ def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, fl
 
 def preview(images: list[np.ndarray], quality: int = 4) -> None:
     """PSNR and bytes read when decoding only the first k channel groups."""
-    from codec.container import ContainerReader, container_bytes
-    from codec.registry import EncodeOptions
-    from models.image.codec import WEIGHTS as SHIPPED
-    from models.image.codec import ImageCodec
+    from codec.container import ContainerReader
 
-    image_codec = ImageCodec(WEIGHTS or SHIPPED)
+    image_codec = image_codec_under_test()
     groups = image_codec._model()[0].groups
     rows = np.zeros((len(groups) + 1, 3))
     for image in images:
-        encoded = image_codec.encode(image, EncodeOptions(quality=quality))
-        blob = container_bytes("image", image_codec.codec_id, encoded.chunks, encoded.metadata,
-                               encoded.weights_id)  # fmt: skip
-        reader = ContainerReader(blob)
+        reader = ContainerReader(encode_to_container(image_codec, image, quality))
         for k in range(len(groups) + 1):
             start = time.perf_counter()
             decoded = image_codec.decode_preview(reader.header, reader.iter_chunks(), k)

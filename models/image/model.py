@@ -80,10 +80,6 @@ class ImageModel:
                 tensors[key] = f.get_tensor(key)
         return cls(tensors, metadata, metadata["name"])
 
-    @property
-    def levels(self) -> int:
-        return self.config.levels
-
     def _rate(self, rate: float) -> torch.Tensor:
         return torch.tensor([float(rate)])
 
