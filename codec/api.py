@@ -21,7 +21,7 @@ from codec.container import (
 from codec.errors import BitstreamError, InputError, InvalidParameterError
 from codec.fileio import atomic_output, check_output
 from codec.media.detect import detect_kind
-from codec.registry import EncodeOptions, get_kind
+from codec.registry import DecodeOptions, EncodeOptions, get_kind
 
 PathLike = str | os.PathLike[str]
 T = TypeVar("T")
@@ -36,6 +36,7 @@ class EncodeReport:
     input_bytes: int
     output_bytes: int
     seconds: float
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class DecodeReport:
     codec_id: str
     output_bytes: int
     seconds: float
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,24 @@ class Decoded:
     kind: str
     media: Any
     header: ContainerHeader
+
+
+def _check_reference(kind: str, reference: Any, max_error: float | None) -> None:
+    if (reference is not None or max_error is not None) and kind != "checkpoint":
+        raise InvalidParameterError("--reference and --max-error apply to checkpoints only")
+
+
+@contextlib.contextmanager
+def _reference_source(kind: str, path: PathLike | None) -> Iterator[Any]:
+    """The reference file opened with the kind's reader (None without a path)."""
+    if path is None:
+        yield None
+        return
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"reference {path} does not exist or is not a file")
+    with get_kind(kind).media_module().open_input(path) as source:
+        yield source
 
 
 def _progress(items: Iterable[T], total: int | None, desc: str, enabled: bool) -> Iterable[T]:
@@ -81,26 +101,41 @@ def encode(
     quality: int | None = None,
     bitrate: float | None = None,
     device: str = "cpu",
+    reference: Any = None,
+    max_error: float | None = None,
+    state_error: float | None = None,
 ) -> bytes:
-    """Encode in-memory media to container bytes. ``bytes`` input defaults to kind "raw"."""
+    """Encode in-memory media to container bytes. ``bytes`` input defaults to kind "raw".
+
+    ``reference``, ``max_error`` and ``state_error`` apply to checkpoints (a structure of
+    torch tensors): the previous checkpoint to code against, and the near-lossless error
+    bounds of parameters and of optimizer moments (docs/checkpoint.md).
+    """
     if kind is None:
         if not isinstance(media, (bytes, bytearray, memoryview)):
             raise InputError("kind is required for non-bytes input (e.g. kind='image')")
         kind = "raw"
+    _check_reference(kind, reference, max_error)
     codec = get_kind(kind).codec()
-    encoded = codec.encode(media, EncodeOptions(quality, bitrate, device))
+    options = EncodeOptions(quality, bitrate, device, reference, max_error, state_error)
+    encoded = codec.encode(media, options)
     return container_bytes(
         kind, codec.codec_id, encoded.chunks, encoded.metadata, encoded.weights_id
     )
 
 
-def decode(data: bytes) -> Decoded:
-    """Decode container bytes to media (raw kind: bytes)."""
+def decode(data: bytes, *, reference: Any = None) -> Decoded:
+    """Decode container bytes to media (raw kind: bytes). ``reference``: the checkpoint a
+    checkpoint file was coded against."""
     reader = ContainerReader(bytes(data))
     spec = get_kind(reader.header.kind)
+    _check_reference(spec.name, reference, None)
     codec = spec.codec(reader.header.codec_id)
+    options = DecodeOptions(reference)
     with _stream_errors():
-        media = spec.media_module().collect(codec.decode(reader.header, reader.iter_chunks()))
+        media = spec.media_module().collect(
+            codec.decode(reader.header, reader.iter_chunks(), options)
+        )
     return Decoded(reader.header.kind, media, reader.header)
 
 
@@ -112,15 +147,23 @@ def encode_file(
     quality: int | None = None,
     bitrate: float | None = None,
     device: str = "cpu",
+    reference: PathLike | None = None,
+    max_error: float | None = None,
+    state_error: float | None = None,
     force: bool = False,
     progress: bool = False,
 ) -> EncodeReport:
-    """Encode the file ``src`` into the container file ``dst`` (written atomically)."""
+    """Encode the file ``src`` into the container file ``dst`` (written atomically).
+
+    ``reference``: checkpoint file to code against; ``max_error``/``state_error``:
+    near-lossless bounds (checkpoints).
+    """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
     if not src.is_file():
         raise InputError(f"input {src} does not exist or is not a file")
     kind = kind or detect_kind(src)
+    _check_reference(kind, reference, max_error)
     spec = get_kind(kind)
     codec = spec.codec()
     check_output(dst, force)
@@ -128,20 +171,34 @@ def encode_file(
         source = spec.media_module().open_input(src)
     except OSError as exc:
         raise InputError(f"cannot read input {src}: {exc.strerror or exc}") from None
-    with source as media, atomic_output(dst, force) as tmp:
-        encoded = codec.encode(media, EncodeOptions(quality, bitrate, device))
+    with (
+        source as media,
+        _reference_source(kind, reference) as ref,
+        atomic_output(dst, force) as tmp,
+    ):
+        options = EncodeOptions(quality, bitrate, device, ref, max_error, state_error)
+        encoded = codec.encode(media, options)
         chunks = _progress(encoded.chunks, None, f"encoding {src.name}", progress)
         with open(tmp, "wb") as out, tempfile.TemporaryFile(dir=dst.parent) as spool:
             size = write_container(
                 out, kind, codec.codec_id, chunks, encoded.metadata, encoded.weights_id, spool
             )
-    return EncodeReport(kind, codec.codec_id, src.stat().st_size, size, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return EncodeReport(kind, codec.codec_id, src.stat().st_size, size, seconds, str(dst))
 
 
 def decode_file(
-    src: PathLike, dst: PathLike, *, force: bool = False, progress: bool = False
+    src: PathLike,
+    dst: PathLike,
+    *,
+    reference: PathLike | None = None,
+    force: bool = False,
+    progress: bool = False,
 ) -> DecodeReport:
-    """Decode the container file ``src`` into the media file ``dst`` (written atomically)."""
+    """Decode the container file ``src`` into the media file ``dst`` (written atomically).
+
+    ``reference``: the checkpoint file the input was coded against.
+    """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
     if not src.is_file():
@@ -151,15 +208,20 @@ def decode_file(
         reader = ContainerReader(f)
         header = reader.header
         spec = get_kind(header.kind)
+        _check_reference(spec.name, reference, None)
         codec = spec.codec(header.codec_id)
         chunks = _progress(
             reader.iter_chunks(), len(header.chunks), f"decoding {src.name}", progress
         )
-        with atomic_output(dst, force) as tmp, _stream_errors():
-            spec.media_module().write(codec.decode(header, iter(chunks)), tmp)
-    return DecodeReport(
-        header.kind, header.codec_id, dst.stat().st_size, time.perf_counter() - start
-    )
+        with (
+            _reference_source(spec.name, reference) as ref,
+            atomic_output(dst, force) as tmp,
+            _stream_errors(),
+        ):
+            decoded = codec.decode(header, iter(chunks), DecodeOptions(ref))
+            spec.media_module().write(decoded, tmp)
+    seconds = time.perf_counter() - start
+    return DecodeReport(header.kind, header.codec_id, dst.stat().st_size, seconds, str(dst))
 
 
 def info(path: PathLike) -> ContainerHeader:

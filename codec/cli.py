@@ -63,6 +63,24 @@ def main() -> None:
 @click.option("--quality", type=int, help="Quality level of lossy codecs (higher is better).")
 @click.option("--bitrate", type=float, help="Target bitrate in kbit/s (audio, video).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="Checkpoints: code SRC against this earlier checkpoint (decode needs it too).",
+)
+@click.option(
+    "--max-error",
+    type=float,
+    help="Checkpoints: near-lossless; parameter error bound, relative to each tensor's RMS.",
+)
+@click.option(
+    "--state-error",
+    type=float,
+    help="Checkpoints, near-lossless: bound for optimizer moments [10 x --max-error, <= 0.5].",
+)
+@click.option(
+    "--series", is_flag=True, help="Checkpoints: SRC and DST are folders of a training run."
+)
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 @_friendly_errors
@@ -73,10 +91,26 @@ def encode(
     quality: int | None,
     bitrate: float | None,
     device: str,
+    reference: Path | None,
+    max_error: float | None,
+    state_error: float | None,
+    series: bool,
     force: bool,
     quiet: bool,
 ) -> None:
     """Encode the media file SRC into the codec file DST."""
+    progress = not quiet and sys.stderr.isatty()
+    if max_error is not None and state_error is None:
+        state_error = min(0.5, 10 * max_error)
+    if series:
+        from codec.series import encode_series
+
+        if reference is not None or kind not in (None, "checkpoint"):
+            raise click.UsageError("--series codes checkpoint folders; it takes no --reference")
+        for report in encode_series(src, dst, max_error=max_error, force=force, progress=progress):
+            if not quiet:
+                _echo_encode(report.output, report)
+        return
     from codec.api import encode_file
 
     report = encode_file(
@@ -86,34 +120,56 @@ def encode(
         quality=quality,
         bitrate=bitrate,
         device=device,
+        reference=reference,
+        max_error=max_error,
+        state_error=state_error,
         force=force,
-        progress=not quiet and sys.stderr.isatty(),
+        progress=progress,
     )
     if not quiet:
-        ratio = report.input_bytes / report.output_bytes if report.output_bytes else 0.0
-        click.echo(
-            f"{src} -> {dst}: {report.kind} ({report.codec_id}), "
-            f"{_human(report.input_bytes)} -> {_human(report.output_bytes)} "
-            f"(ratio {ratio:.2f}x) in {report.seconds:.2f} s"
-        )
+        _echo_encode(f"{src} -> {dst}", report)
+
+
+def _echo_encode(what: str, report: Any) -> None:
+    ratio = report.input_bytes / report.output_bytes if report.output_bytes else 0.0
+    click.echo(
+        f"{what}: {report.kind} ({report.codec_id}), "
+        f"{_human(report.input_bytes)} -> {_human(report.output_bytes)} "
+        f"(ratio {ratio:.2f}x) in {report.seconds:.2f} s"
+    )
 
 
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="Checkpoints: the checkpoint SRC was coded against.",
+)
+@click.option("--series", is_flag=True, help="Checkpoints: SRC and DST are folders.")
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 @_friendly_errors
-def decode(src: Path, dst: Path, force: bool, quiet: bool) -> None:
+def decode(
+    src: Path, dst: Path, reference: Path | None, series: bool, force: bool, quiet: bool
+) -> None:
     """Decode the codec file SRC into the media file DST."""
-    from codec.api import decode_file
+    progress = not quiet and sys.stderr.isatty()
+    if series:
+        from codec.series import decode_series
 
-    report = decode_file(src, dst, force=force, progress=not quiet and sys.stderr.isatty())
+        reports = decode_series(src, dst, force=force, progress=progress)
+    else:
+        from codec.api import decode_file
+
+        reports = [decode_file(src, dst, reference=reference, force=force, progress=progress)]
     if not quiet:
-        click.echo(
-            f"{src} -> {dst}: {report.kind} ({report.codec_id}), "
-            f"{_human(report.output_bytes)} in {report.seconds:.2f} s"
-        )
+        for report in reports:
+            click.echo(
+                f"{src} -> {report.output}: {report.kind} ({report.codec_id}), "
+                f"{_human(report.output_bytes)} in {report.seconds:.2f} s"
+            )
 
 
 @main.command()

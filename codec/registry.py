@@ -19,11 +19,26 @@ from codec.errors import BitstreamError, KindNotAvailableError
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    """User choices that apply to lossy codecs; lossless codecs reject the ones they ignore."""
+    """User choices; a codec rejects the ones that do not apply to it.
+
+    ``reference``: a media object the input is coded against (checkpoint kind: the previous
+    checkpoint); ``max_error`` / ``state_error``: near-lossless error bounds of parameters and
+    of optimizer moments (checkpoint kind).
+    """
 
     quality: int | None = None
     bitrate_kbps: float | None = None
     device: str = "cpu"
+    reference: Any = None
+    max_error: float | None = None
+    state_error: float | None = None
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """``reference``: the media object the file was coded against (checkpoint kind)."""
+
+    reference: Any = None
 
 
 @dataclass
@@ -50,7 +65,9 @@ class Codec(ABC):
         """Encode media (type defined by the kind's media module) into chunks + metadata."""
 
     @abstractmethod
-    def decode(self, header: ContainerHeader, chunks: Iterator[bytes]) -> Any:
+    def decode(
+        self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
+    ) -> Any:
         """Decode the chunks of a container whose header names this codec."""
 
 
@@ -134,8 +151,10 @@ KINDS: dict[str, KindSpec] = {
         ),
         KindSpec(
             "checkpoint",
-            "neural-network checkpoints (safetensors, torch)",
+            "neural-network checkpoints (safetensors, torch), lossless or near-lossless",
             (".safetensors", ".pt", ".pth", ".ckpt"),
+            {"checkpoint-v1": "models.checkpoint.codec:CheckpointCodec"},
+            "codec.media.checkpoint",
         ),
     )
 }

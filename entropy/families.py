@@ -266,7 +266,9 @@ class CategoricalRows:
 class AdaptiveContextModel:
     """Adaptive categorical model per context, driven by integer counts.
 
-    State: counts (n_contexts, alphabet_size) int64, all starting at 1. Symbols are coded in
+    State: counts (n_contexts, alphabet_size) int64, all starting at ``initial`` (default
+    ``increment // 2``, the Krichevsky-Trofimov estimate; a smaller start learns large sparse
+    alphabets faster). Symbols are coded in
     blocks; every symbol of a block uses the counts as they were at the block's start, then the
     block's symbols add ``increment`` to their (context, symbol) count and a row whose total
     exceeds ``limit`` is halved (rounding up, so counts stay >= 1). Blocks start at
@@ -285,6 +287,7 @@ class AdaptiveContextModel:
         limit: int = 1 << 22,
         first_block: int = 64,
         block_size: int = 8192,
+        initial: int | None = None,
     ) -> None:
         if n_contexts < 1 or alphabet_size < 2 or increment < 1 or limit < 2 * alphabet_size:
             raise InvalidParameterError(
@@ -293,7 +296,11 @@ class AdaptiveContextModel:
         self.n_contexts, self.alphabet_size = n_contexts, alphabet_size
         self.increment, self.limit = increment, limit
         self.first_block, self.block_size = first_block, block_size
-        self.counts = np.full((n_contexts, alphabet_size), max(1, increment // 2), np.int64)
+        if initial is None:
+            initial = max(1, increment // 2)
+        if initial < 1:
+            raise InvalidParameterError("initial count must be >= 1")
+        self.counts = np.full((n_contexts, alphabet_size), initial, np.int64)
         self._coded = 0
 
     def _contexts(self, contexts: np.ndarray | None, count: int) -> np.ndarray:
@@ -316,7 +323,12 @@ class AdaptiveContextModel:
             start = end
 
     def _update(self, contexts: np.ndarray, symbols: np.ndarray) -> None:
-        np.add.at(self.counts, (contexts, symbols), self.increment)
+        cells = self.counts.size
+        if cells <= 4 * contexts.size:  # a dense histogram is cheaper than scattered adds
+            hits = np.bincount(contexts * self.alphabet_size + symbols, minlength=cells)
+            self.counts += self.increment * hits.reshape(self.counts.shape)
+        else:
+            np.add.at(self.counts, (contexts, symbols), self.increment)
         touched = np.unique(contexts)
         full = touched[self.counts[touched].sum(axis=1) > self.limit]
         if full.size:

@@ -16,11 +16,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import codec  # noqa: E402
 from tests.conformance.golden import (  # noqa: E402
+    CHECKPOINT_DIR,
+    CHECKPOINT_EXPECTED,
+    CHECKPOINT_FILES,
     ENTROPY_FILES,
     IMAGE_DIR,
     IMAGE_EXPECTED,
     IMAGE_QUALITIES,
     RAW_FILE,
+    checkpoint_inputs,
+    checkpoint_tensor_hashes,
     encode_entropy,
     image_file,
     image_input,
@@ -48,6 +53,26 @@ def make_image_goldens() -> None:
     print(f"image goldens: {json.dumps(expected)}")
 
 
+def make_checkpoint_goldens() -> None:
+    """Lossless alone, lossless against the previous state, near-lossless against it."""
+    CHECKPOINT_DIR.mkdir(exist_ok=True)
+    previous, current = checkpoint_inputs()
+    blobs = {
+        "alone": codec.encode(current, kind="checkpoint"),
+        "reference": codec.encode(current, kind="checkpoint", reference=previous),
+        "near_lossless": codec.encode(
+            current, kind="checkpoint", reference=previous, max_error=1e-2, state_error=0.1
+        ),
+    }
+    expected = {}
+    for name, blob in blobs.items():
+        CHECKPOINT_FILES[name].write_bytes(blob)
+        decoded = codec.decode(blob, reference=previous if name != "alone" else None).media
+        expected[name] = {"tensors_sha256": checkpoint_tensor_hashes(decoded), "bytes": len(blob)}
+    CHECKPOINT_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
+    print(f"checkpoint goldens: { {k: v['bytes'] for k, v in expected.items()} }")
+
+
 if __name__ == "__main__":
     for stream, path in ENTROPY_FILES.items():
         path.write_bytes(encode_entropy(stream))
@@ -55,4 +80,6 @@ if __name__ == "__main__":
     RAW_FILE.write_bytes(codec.encode(raw_input(), kind="raw"))
     print(f"{RAW_FILE.name}: sha256 {hashlib.sha256(RAW_FILE.read_bytes()).hexdigest()}")
     print(f"raw input sha256 {hashlib.sha256(raw_input()).hexdigest()}")
-    make_image_goldens()
+    make_checkpoint_goldens()
+    if "--no-image" not in sys.argv:
+        make_image_goldens()

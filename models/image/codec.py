@@ -21,7 +21,7 @@ import numpy as np
 
 from codec.container import ContainerHeader
 from codec.errors import BitstreamError, InputError, InvalidParameterError
-from codec.registry import Codec, Encoded, EncodeOptions
+from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
 from entropy import IndexedGaussian, SymbolDecoder, SymbolEncoder
 from models.image.context import checkerboard, group_bounds
 from models.image.network import MEAN_STEPS
@@ -102,7 +102,9 @@ class ImageCodec(Codec):
         metadata = {"height": height, "width": width, "channels": channels, "quality": quality}
         return Encoded(chunks, metadata, weights_id)
 
-    def decode(self, header: ContainerHeader, chunks: Iterator[bytes]) -> np.ndarray:
+    def decode(
+        self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
+    ) -> np.ndarray:
         return self.decode_preview(header, chunks, None)
 
     def decode_preview(

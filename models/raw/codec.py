@@ -24,7 +24,7 @@ import zstandard
 
 from codec.container import ContainerHeader
 from codec.errors import BitstreamError, InputError, InvalidParameterError
-from codec.registry import Codec, Encoded, EncodeOptions
+from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
 from entropy import AdaptiveContextModel, SymbolDecoder, SymbolEncoder
 
 BLOCK_BYTES = 1 << 20
@@ -98,7 +98,9 @@ class RawCodec(Codec):
             yield _encode_block(block)
         metadata.update(size=size, crc32=crc)
 
-    def decode(self, header: ContainerHeader, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def decode(
+        self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
+    ) -> Iterator[bytes]:
         """Generator of decoded blocks; the size and CRC are checked against the header
         before the first and after the last block."""
         size, crc = header.metadata.get("size"), header.metadata.get("crc32")

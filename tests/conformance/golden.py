@@ -92,3 +92,68 @@ def image_input() -> np.ndarray:
 
 def image_file(quality: int) -> Path:
     return IMAGE_DIR / f"q{quality}.ncdc"
+
+
+CHECKPOINT_DIR = HERE / "checkpoint"
+CHECKPOINT_FILES = {
+    name: CHECKPOINT_DIR / f"{name}.ncdc" for name in ("alone", "reference", "near_lossless")
+}
+CHECKPOINT_EXPECTED = CHECKPOINT_DIR / "expected.json"
+
+
+def _floats(bits: np.ndarray, dtype: str, shape: tuple[int, ...]):
+    """A torch tensor of ``dtype`` whose elements have the given bit patterns."""
+    import torch
+
+    signed = np.int32 if dtype == "float32" else np.int16
+    array = bits.astype(np.uint32 if dtype == "float32" else np.uint16).view(signed)
+    return torch.from_numpy(array).view(getattr(torch, dtype)).reshape(shape)
+
+
+def checkpoint_inputs() -> tuple[dict, dict]:
+    """(previous, current) training-state-like structures whose float tensors are made from
+    integer bit patterns (exact everywhere): current = previous with small changes."""
+    import torch
+
+    r = _lcg(5000, 7)
+    # weights near +-0.05: sign from bit 0, exponent 121..122, random mantissa
+    weights = ((r[:2048] & 1) << 31) | ((121 + (r[:2048] >> 30) % 2) << 23) | (r[:2048] & 0x7FFFFF)
+    moments = (((r[2048:4096] >> 7) % 20 + 100) << 23) | (r[2048:4096] & 0x7FFFFF)
+    nudge = (r[:2048] >> 9) % 4096
+
+    def state(step: int, w: np.ndarray, v: np.ndarray) -> dict:
+        return {
+            "model": {
+                "w": _floats(w, "float32", (32, 64)),
+                "b16": _floats(r[4096:4352] >> 16, "bfloat16", (256,)),
+                "h16": _floats((r[4352:4608] >> 16) & 0x7BFF, "float16", (16, 16)),
+            },
+            "optimizer": {
+                "state": {
+                    0: {
+                        "step": torch.tensor(float(step)),
+                        "exp_avg_sq": _floats(v, "float32", (2048,)),
+                    }
+                },
+                "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), "params": [0]}],
+            },
+            "step": step,
+            "ids": torch.from_numpy((r[4608:4708] % 1000).astype(np.int64)),
+        }
+
+    return state(100, weights, moments), state(200, weights + nudge, moments + 1000)
+
+
+def checkpoint_tensor_hashes(state) -> dict[str, str]:
+    """sha256 of every tensor's raw bytes (dtype + shape included), by structure path."""
+    import hashlib
+
+    from codec.media.checkpoint import from_object
+
+    source = from_object(state)
+    return {
+        f"{info.path} {info.dtype} {list(info.shape)}": hashlib.sha256(
+            source.tensor(i).tobytes()
+        ).hexdigest()
+        for i, info in enumerate(source.tensors)
+    }

@@ -1,0 +1,367 @@
+"""Checkpoint codec ``checkpoint-v1``: one chunk per tensor, coded alone or against the tensor
+at the same path in a reference checkpoint (see docs/checkpoint.md for the byte layout).
+
+Chunk 0 is the manifest (zstd-compressed JSON: file format, structure, tensor paths, dtypes,
+shapes, safetensors metadata); chunk i + 1 codes tensor i::
+
+    u8 method | u8 flags (bit 0: uses the reference) | [u32 reference CRC-32]
+    u32 CRC-32 of the decoded tensor bytes | [f64 step]  (near-lossless methods)
+    [u32 ANS stream bytes | stream]  (all methods but BYTES) | rest: raw bits or zstd frame
+
+The reference CRC makes a wrong ``--reference`` fail with a clear error before decoding;
+the decoded CRC catches anything else. Memory stays at about one tensor and its reference.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from codec.container import ContainerHeader
+from codec.errors import BitstreamError, InputError, InvalidParameterError
+from codec.media.checkpoint import (
+    DTYPES,
+    CheckpointSource,
+    DecodedCheckpoint,
+    TensorInfo,
+    dtype_itemsize,
+    from_object,
+)
+from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
+from entropy import SymbolDecoder, SymbolEncoder
+from models.checkpoint import lossless, nearlossless
+from models.checkpoint.floats import FLOAT_FORMATS, float_values, values_to_bytes
+
+BYTES, FLOAT_PLAIN, FLOAT_REFERENCE, NEAR_VALUE, NEAR_RELATIVE = range(5)
+USES_REFERENCE = 1
+#: Second-moment optimizer states (non-negative): near-lossless keeps their relative error.
+SECOND_MOMENTS = ("exp_avg_sq", "max_exp_avg_sq", "square_avg")
+#: Optimizer moments (last path component): near-lossless codes them with ``state_error``.
+OPTIMIZER_MOMENTS = SECOND_MOMENTS + ("exp_avg", "momentum_buffer", "acc_delta", "exp_inf")
+MAX_MANIFEST_BYTES = 1 << 26
+MAX_TENSOR_BYTES = 1 << 36
+DEFAULT_MAX_ERROR = 1e-3
+
+
+@dataclass(frozen=True)
+class _Settings:
+    near_lossless: bool
+    bound: float  # parameters and everything else
+    state_bound: float  # optimizer moments
+
+    def bound_for(self, path: str) -> float:
+        return self.state_bound if path.rsplit("/", 1)[-1] in OPTIMIZER_MOMENTS else self.bound
+
+
+class CheckpointCodec(Codec):
+    """Neural-network checkpoints, lossless by default; near-lossless with ``max_error``."""
+
+    kind = "checkpoint"
+    codec_id = "checkpoint-v1"
+
+    def encode(self, media: Any, options: EncodeOptions) -> Encoded:
+        """media: a CheckpointSource or an in-memory structure of torch tensors."""
+        if options.quality is not None or options.bitrate_kbps is not None:
+            raise InvalidParameterError(
+                "checkpoints take --max-error (near-lossless), not --quality/--bitrate"
+            )
+        source = media if isinstance(media, CheckpointSource) else from_object(media)
+        reference = _as_source(options.reference)
+        if options.state_error is not None and options.max_error is None:
+            raise InvalidParameterError("--state-error needs --max-error (near-lossless mode)")
+        bound = options.max_error or 0.0
+        state_bound = options.state_error if options.state_error is not None else bound
+        settings = _Settings(options.max_error is not None, bound, state_bound)
+        for value in (bound, state_bound) if settings.near_lossless else ():
+            if not 0 < value < 1:
+                raise InvalidParameterError(f"error bounds must lie in (0, 1), got {value}")
+        metadata: dict = {
+            "tensors": len(source.tensors),
+            "mode": "near-lossless" if settings.near_lossless else "lossless",
+            "bytes": sum(info.nbytes for info in source.tensors),
+        }
+        if settings.near_lossless:
+            metadata["max_error"] = settings.bound
+            metadata["state_error"] = settings.state_bound
+        if reference is not None:
+            metadata["reference"] = reference.name or "(in memory)"
+        return Encoded(self._chunks(source, reference, settings), metadata)
+
+    def _chunks(
+        self, source: CheckpointSource, reference: CheckpointSource | None, settings: _Settings
+    ) -> Iterator[bytes]:
+        yield _manifest_bytes(source)
+        banks = _Banks()
+        by_path = reference.index_of() if reference is not None else {}
+        for i, info in enumerate(source.tensors):
+            ref = None
+            j = by_path.get(info.path)
+            if j is not None and reference.tensors[j] == info:
+                ref = reference.tensor(j)
+            yield encode_tensor(info, source.tensor(i), ref, settings, banks[info.path])
+
+    def decode(
+        self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
+    ) -> DecodedCheckpoint:
+        count = header.metadata.get("tensors")
+        if not isinstance(count, int) or count + 1 != len(header.chunks):
+            raise BitstreamError("checkpoint header: tensor count does not match the chunks")
+        try:
+            first = next(chunks)
+        except StopIteration:
+            raise BitstreamError("checkpoint stream has no manifest chunk") from None
+        file_format, manifest, infos, metadata = _parse_manifest(first, count)
+        reference = _as_source(options.reference)
+        return DecodedCheckpoint(
+            file_format, manifest, infos, _tensors(infos, chunks, reference), metadata
+        )
+
+
+class _Banks:
+    """One :class:`lossless.ModelBank` per tensor role (the last name of its path, e.g.
+    ``weight``, ``bias``, ``exp_avg_sq``): tensors of one role share statistics."""
+
+    def __init__(self) -> None:
+        self._banks: dict[str, lossless.ModelBank] = {}
+
+    def __getitem__(self, path: str) -> lossless.ModelBank:
+        role = path.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+        return self._banks.setdefault(role, lossless.ModelBank())
+
+
+def _as_source(reference: Any) -> CheckpointSource | None:
+    if reference is None or isinstance(reference, CheckpointSource):
+        return reference
+    return from_object(reference)
+
+
+def _tensors(
+    infos: list[TensorInfo], chunks: Iterator[bytes], reference: CheckpointSource | None
+) -> Iterator[np.ndarray]:
+    by_path = reference.index_of() if reference is not None else {}
+    banks = _Banks()
+    for info in infos:
+        chunk = next(chunks, None)
+        if chunk is None:
+            raise BitstreamError("checkpoint stream ended before its last tensor")
+
+        def load_reference(info: TensorInfo = info) -> np.ndarray:
+            j = by_path.get(info.path)
+            if reference is None:
+                raise InputError(
+                    "this checkpoint was coded against a reference checkpoint: pass it with"
+                    " --reference (the same file that was used to encode)"
+                )
+            if j is None or reference.tensors[j].dtype != info.dtype:
+                raise InputError(f"the reference has no {info.dtype} tensor {info.path!r}")
+            if reference.tensors[j].shape != info.shape:
+                raise InputError(f"reference tensor {info.path!r} has another shape")
+            return reference.tensor(j)
+
+        yield decode_tensor(info, chunk, load_reference, banks[info.path])
+
+
+# --- manifest -------------------------------------------------------------------------------
+
+
+def _manifest_bytes(source: CheckpointSource) -> bytes:
+    manifest = {
+        "format": source.file_format,
+        "tree": source.manifest,
+        "tensors": [[t.path, t.dtype, list(t.shape)] for t in source.tensors],
+        "metadata": source.metadata,
+    }
+    text = json.dumps(manifest, separators=(",", ":"), allow_nan=True).encode()
+    return zstandard.ZstdCompressor(level=9).compress(text)
+
+
+def _parse_manifest(chunk: bytes, count: int):
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(chunk)) as reader:
+            text = reader.read(MAX_MANIFEST_BYTES + 1)
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise BitstreamError("checkpoint manifest is too large")
+        manifest = json.loads(text)
+        file_format, tree = manifest["format"], manifest["tree"]
+        metadata = manifest["metadata"]
+        infos = [TensorInfo(str(p), d, tuple(int(n) for n in s)) for p, d, s in manifest["tensors"]]
+    except (zstandard.ZstdError, ValueError, KeyError, TypeError) as exc:
+        raise BitstreamError(f"checkpoint manifest is corrupt ({type(exc).__name__})") from None
+    if file_format not in ("safetensors", "torch") or len(infos) != count:
+        raise BitstreamError("checkpoint manifest does not match the header")
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise BitstreamError("checkpoint manifest metadata must map strings to strings")
+    for info in infos:
+        if info.dtype not in DTYPES or any(n < 0 for n in info.shape):
+            raise BitstreamError(f"checkpoint manifest: bad tensor {info.path!r}")
+        if np.prod(info.shape, dtype=np.float64) * dtype_itemsize(info.dtype) > MAX_TENSOR_BYTES:
+            raise BitstreamError(f"checkpoint manifest: tensor {info.path!r} is too large")
+    return file_format, tree, infos, metadata
+
+
+# --- one tensor -----------------------------------------------------------------------------
+
+
+def _is_second_moment(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] in SECOND_MOMENTS
+
+
+def encode_tensor(
+    info: TensorInfo,
+    data: np.ndarray,
+    reference: np.ndarray | None,
+    settings: _Settings,
+    bank: lossless.ModelBank,
+) -> bytes:
+    """One tensor chunk. data, reference: raw bytes as (nbytes,) uint8; ``bank``: the
+    adaptive models shared with the checkpoint's earlier tensors."""
+    fmt = FLOAT_FORMATS.get(info.dtype)
+    flags = USES_REFERENCE if reference is not None else 0
+    head = bytearray([0, flags])
+    if reference is not None:
+        head += struct.pack("<I", zlib.crc32(reference))
+    encoder = SymbolEncoder()
+    if fmt is not None and settings.near_lossless:
+        near = _encode_near(info, data, reference, settings.bound_for(info.path), encoder, bank)
+        if near is not None:
+            method, decoded, step = near
+            head[0] = method
+            head += struct.pack("<Id", zlib.crc32(decoded), step)
+            return _with_stream(head, encoder, b"")
+    head += struct.pack("<I", zlib.crc32(data))
+    if fmt is None:
+        head[0] = BYTES
+        return bytes(head) + lossless.encode_bytes(data, info.itemsize, reference)
+    bits = data.view(fmt.uint)
+    if reference is None:
+        head[0] = FLOAT_PLAIN
+        raw = lossless.encode_float_plain(bits, fmt, encoder, bank)
+    else:
+        head[0] = FLOAT_REFERENCE
+        ref_bits = reference.view(fmt.uint)
+        raw = lossless.encode_float_reference(bits, ref_bits, fmt, encoder, bank)
+    return _with_stream(head, encoder, raw)
+
+
+def _with_stream(head: bytearray, encoder: SymbolEncoder, raw: bytes) -> bytes:
+    stream = encoder.to_bytes()
+    return bytes(head) + struct.pack("<I", len(stream)) + stream + raw
+
+
+def decode_tensor(
+    info: TensorInfo, chunk: bytes, load_reference, bank: lossless.ModelBank
+) -> np.ndarray:
+    """Inverse of :func:`encode_tensor`: the tensor's raw bytes, (nbytes,) uint8."""
+    view = memoryview(chunk)
+    try:
+        method, flags = view[0], view[1]
+        offset = 2
+        reference = None
+        if not flags & USES_REFERENCE and info.nbytes > (len(chunk) << 17) + (1 << 20):
+            # no coder here reaches 2**17 bytes per coded byte (zstd's limit is ~2**15)
+            raise BitstreamError(f"tensor {info.path!r}: more data than its chunk can hold")
+        if flags & USES_REFERENCE:
+            (ref_crc,) = struct.unpack_from("<I", view, offset)
+            offset += 4
+            reference = load_reference()
+            if zlib.crc32(reference) != ref_crc:
+                raise InputError(
+                    f"tensor {info.path!r}: the reference checkpoint differs from the one used"
+                    " to encode (CRC mismatch)"
+                )
+        (crc,) = struct.unpack_from("<I", view, offset)
+        offset += 4
+        fmt = FLOAT_FORMATS.get(info.dtype)
+        count = info.nbytes // info.itemsize
+        if method == BYTES:
+            data = lossless.decode_bytes(view[offset:], info.nbytes, info.itemsize, reference)
+        elif (
+            method in (FLOAT_PLAIN, FLOAT_REFERENCE, NEAR_VALUE, NEAR_RELATIVE) and fmt is not None
+        ):
+            step = 0.0
+            if method in (NEAR_VALUE, NEAR_RELATIVE):
+                (step,) = struct.unpack_from("<d", view, offset)
+                offset += 8
+            (length,) = struct.unpack_from("<I", view, offset)
+            stream = bytes(view[offset + 4 : offset + 4 + length])
+            if len(stream) != length:
+                raise BitstreamError(f"tensor {info.path!r}: truncated stream")
+            raw = view[offset + 4 + length :]
+            decoder = SymbolDecoder(stream)
+            if method == FLOAT_PLAIN:
+                bits = lossless.decode_float_plain(count, fmt, decoder, raw, bank)
+            elif method == FLOAT_REFERENCE:
+                if reference is None:
+                    raise BitstreamError(f"tensor {info.path!r}: reference method without flag")
+                ref_bits = reference.view(fmt.uint)
+                bits = lossless.decode_float_reference(ref_bits, fmt, decoder, raw, bank)
+            else:
+                data = _decode_near(info, method, step, reference, decoder, bank)
+            decoder.finish()
+            if method in (FLOAT_PLAIN, FLOAT_REFERENCE):
+                data = bits.astype(fmt.uint).view(np.uint8)
+        else:
+            raise BitstreamError(f"tensor {info.path!r}: unknown method {method}")
+    except (struct.error, IndexError):
+        raise BitstreamError(f"tensor {info.path!r}: truncated chunk") from None
+    if zlib.crc32(data) != crc:
+        raise BitstreamError(f"tensor {info.path!r}: CRC mismatch after decoding")
+    return data
+
+
+def _encode_near(info, data, reference, bound, encoder, bank):
+    """Near-lossless coding of a float tensor: (method, decoded bytes, step), or None when
+    the tensor must stay lossless (non-finite values, all zeros)."""
+    fmt = FLOAT_FORMATS[info.dtype]
+    values = float_values(data, info.dtype)
+    ref_values = float_values(reference, info.dtype) if reference is not None else None
+    if not np.isfinite(values).all() or (
+        ref_values is not None and not np.isfinite(ref_values).all()
+    ):
+        return None
+    if _is_second_moment(info.path) and values.min(initial=0.0) >= 0:
+        step = nearlossless.relative_step(fmt, bound)
+        base = nearlossless.reference_base(
+            reference.view(fmt.uint) if reference is not None else None, fmt, values.size
+        )
+        q, bits = nearlossless.quantize_relative(data.view(fmt.uint), base, fmt, step)
+        decoded = bits.astype(fmt.uint).view(np.uint8)
+        method = NEAR_RELATIVE
+    else:
+        step = nearlossless.value_step(values, bound)
+        if step == 0:
+            return None
+        base = ref_values if ref_values is not None else np.zeros(values.size)
+        q, recon = nearlossless.quantize_values(values, base, step)
+        decoded = values_to_bytes(recon, info.dtype)
+        method = NEAR_VALUE
+    nearlossless.encode_symbols(encoder, q, bank)
+    return method, decoded, float(step)
+
+
+def _decode_near(info, method, step, reference, decoder, bank) -> np.ndarray:
+    fmt = FLOAT_FORMATS[info.dtype]
+    count = info.nbytes // info.itemsize
+    q = nearlossless.decode_symbols(decoder, count, bank)
+    if method == NEAR_RELATIVE:
+        if not (step == int(step) and 1 <= step < 1 << fmt.mantissa_bits + 1):
+            raise BitstreamError(f"tensor {info.path!r}: bad relative step {step}")
+        base = nearlossless.reference_base(
+            reference.view(fmt.uint) if reference is not None else None, fmt, count
+        )
+        bits = nearlossless.reconstruct_relative(base, q, fmt, int(step))
+        return bits.astype(fmt.uint).view(np.uint8)
+    if not (np.isfinite(step) and step > 0):
+        raise BitstreamError(f"tensor {info.path!r}: bad quantization step {step}")
+    base = float_values(reference, info.dtype) if reference is not None else np.zeros(count)
+    return values_to_bytes(nearlossless.reconstruct_values(base, q, step), info.dtype)
