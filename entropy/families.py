@@ -45,15 +45,18 @@ def categorical_model(frequencies: np.ndarray) -> constriction.stream.model.Cate
     )
 
 
-def _group(ids: np.ndarray, n_groups: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """Stable order that sorts ``ids`` (ints in 0..n_groups-1) plus (group, start, end) of
-    each non-empty group. Narrow keys make numpy use its linear-time radix sort."""
+def _group(ids: np.ndarray, n_groups: int) -> list[tuple[int, slice | np.ndarray]]:
+    """(group, positions) for each non-empty group of ``ids`` (ints in 0..n_groups-1), in
+    group order; positions are increasing (a slice when there is a single group). Narrow
+    keys make numpy use its linear-time radix sort."""
+    counts = np.bincount(ids, minlength=n_groups)
+    present = np.flatnonzero(counts)
+    if present.size == 1:
+        return [(int(present[0]), slice(None))]
     keys = ids.astype(np.uint16, copy=False) if n_groups <= 1 << 16 else ids
     order = np.argsort(keys, kind="stable")
-    counts = np.bincount(ids, minlength=n_groups)
     ends = np.cumsum(counts)
-    spans = [(int(g), int(ends[g] - counts[g]), int(ends[g])) for g in np.flatnonzero(counts)]
-    return order, spans
+    return [(int(g), order[ends[g] - counts[g] : ends[g]]) for g in present]
 
 
 def _as_int64(values: np.ndarray, name: str) -> np.ndarray:
@@ -131,10 +134,8 @@ class IndexedFamily:
         position = symbols - offsets
         escaped = position.view(np.uint64) >= sizes.view(np.uint64)  # < 0 wraps to huge
         coded = np.where(escaped, sizes, position).astype(np.int32)
-        order, spans = _group(indexes, len(self.tables))
-        coded = coded[order]
-        for table, start, end in spans:
-            encoder.encode(coded[start:end], self._model(table))
+        for table, positions in _group(indexes, len(self.tables)):
+            encoder.encode(coded[positions], self._model(table))
         if escaped.any():
             value, low = symbols[escaped], offsets[escaped]
             below = value < low
@@ -145,12 +146,10 @@ class IndexedFamily:
         """Inverse of :meth:`encode`; returns int64 symbols shaped like ``indexes``."""
         shape = np.shape(indexes)
         indexes = self._check_indexes(indexes)
-        order, spans = _group(indexes, len(self.tables))
-        decoded = np.empty(indexes.size, dtype=np.int64)
-        for table, start, end in spans:
-            decoded[start:end] = decoder.decode(self._model(table), end - start)
-        coded = np.empty_like(decoded)
-        coded[order] = decoded
+        coded = np.empty(indexes.size, dtype=np.int64)
+        for table, positions in _group(indexes, len(self.tables)):
+            count = indexes.size if isinstance(positions, slice) else positions.size
+            coded[positions] = decoder.decode(self._model(table), count)
         offsets = self.tables.offsets[indexes]
         sizes = self.tables.sizes[indexes]
         symbols = offsets + coded
@@ -329,7 +328,7 @@ class AdaptiveContextModel:
             self.counts += self.increment * hits.reshape(self.counts.shape)
         else:
             np.add.at(self.counts, (contexts, symbols), self.increment)
-        touched = np.unique(contexts)
+        touched = np.flatnonzero(np.bincount(contexts, minlength=self.n_contexts))
         full = touched[self.counts[touched].sum(axis=1) > self.limit]
         if full.size:
             self.counts[full] = (self.counts[full] + 1) >> 1
@@ -344,9 +343,8 @@ class AdaptiveContextModel:
             raise InvalidParameterError(f"symbols must lie in 0..{self.alphabet_size - 1}")
         for start, end in self._blocks(symbols.size):
             ctx, sym = contexts[start:end], symbols[start:end]
-            order, spans = _group(ctx, self.n_contexts)
-            for context, a, b in spans:
-                encoder.encode(sym[order[a:b]], categorical_model(self.counts[context]))
+            for context, positions in _group(ctx, self.n_contexts):
+                encoder.encode(sym[positions], categorical_model(self.counts[context]))
             self._update(ctx, sym)
 
     def decode(
@@ -358,9 +356,9 @@ class AdaptiveContextModel:
         for start, end in self._blocks(count):
             ctx = contexts[start:end]
             sym = np.empty(end - start, dtype=np.int64)
-            order, spans = _group(ctx, self.n_contexts)
-            for context, a, b in spans:
-                sym[order[a:b]] = decoder.decode(categorical_model(self.counts[context]), b - a)
+            for context, positions in _group(ctx, self.n_contexts):
+                count = sym.size if isinstance(positions, slice) else positions.size
+                sym[positions] = decoder.decode(categorical_model(self.counts[context]), count)
             self._update(ctx, sym)
             out[start:end] = sym
         return out

@@ -118,25 +118,54 @@ def from_object(obj: Any, file_format: str = "torch", name: str = "") -> Checkpo
     return CheckpointSource(file_format, manifest, infos, arrays.__getitem__, name=name)
 
 
-def _open_safetensors(path: Path) -> CheckpointSource:
-    from safetensors import SafetensorError, safe_open
+MAX_SAFETENSORS_HEADER = 1 << 27
 
-    try:
-        handle = safe_open(str(path), framework="pt")
-        names = list(handle.keys())
-        metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable safetensors file ({exc})") from None
-    manifest = {"t": "dict", "k": [["s", n] for n in names], "v": []}
-    infos = []
-    for i, name in enumerate(names):
-        tensor_slice = handle.get_slice(name)
-        dtype = _torch_dtype_name(tensor_slice.get_dtype())
-        infos.append(TensorInfo(name, dtype, tuple(tensor_slice.get_shape())))
-        manifest["v"].append({"t": "tensor", "i": i})
+
+def _open_safetensors(path: Path) -> CheckpointSource:
+    """Parse the header (u64 length + JSON); tensors are read one at a time with plain file
+    reads (no memory map, so memory holds one tensor, not the file's pages)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        if length > min(MAX_SAFETENSORS_HEADER, size - 8):
+            raise InputError(f"{path}: safetensors header length {length} is impossible")
+        try:
+            header = json.loads(f.read(length))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"{path}: unreadable safetensors header ({exc})") from None
+    if not isinstance(header, dict):
+        raise InputError(f"{path}: safetensors header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    entries = []
+    for name, entry in header.items():
+        try:
+            dtype = _torch_dtype_name(entry["dtype"])
+            shape = tuple(int(n) for n in entry["shape"])
+            start, end = (int(n) for n in entry["data_offsets"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError(f"{path}: malformed safetensors entry {name!r}") from None
+        info = TensorInfo(name, dtype, shape)
+        if min(shape, default=0) < 0 or end - start != info.nbytes or not 0 <= start <= end:
+            raise InputError(f"{path}: tensor {name!r} has inconsistent shape and offsets")
+        if 8 + length + end > size:
+            raise InputError(f"{path}: tensor {name!r} lies beyond the end of the file")
+        entries.append((start, info))
+    entries.sort(key=lambda e: e[0])  # file order
+    infos = [info for _, info in entries]
+    offsets = [8 + length + start for start, _ in entries]
+    manifest = {
+        "t": "dict",
+        "k": [["s", info.path] for info in infos],
+        "v": [{"t": "tensor", "i": i} for i in range(len(infos))],
+    }
 
     def load(index: int) -> np.ndarray:
-        return tensor_to_bytes(handle.get_tensor(names[index]))[2]
+        with open(path, "rb") as f:
+            f.seek(offsets[index])
+            data = np.frombuffer(f.read(infos[index].nbytes), dtype=np.uint8)
+        if data.size != infos[index].nbytes:
+            raise InputError(f"{path}: file ended inside tensor {infos[index].path!r}")
+        return data
 
     return CheckpointSource("safetensors", manifest, infos, load, dict(metadata), path.name)
 
@@ -242,4 +271,4 @@ def _write_safetensors(decoded: DecodedCheckpoint, path: Path) -> None:
                 raise BitstreamError(
                     f"tensor {info.path}: {data.size} bytes, expected {info.nbytes}"
                 )
-            f.write(data.tobytes())
+            f.write(memoryview(data))

@@ -14,7 +14,6 @@ the decoded CRC catches anything else. Memory stays at about one tensor and its 
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import zlib
@@ -36,6 +35,7 @@ from codec.media.checkpoint import (
     from_object,
 )
 from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
+from codec.zstd import decompress_at_most
 from entropy import SymbolDecoder, SymbolEncoder
 from models.checkpoint import lossless, nearlossless
 from models.checkpoint.floats import FLOAT_FORMATS, float_values, values_to_bytes
@@ -48,6 +48,8 @@ SECOND_MOMENTS = ("exp_avg_sq", "max_exp_avg_sq", "square_avg")
 OPTIMIZER_MOMENTS = SECOND_MOMENTS + ("exp_avg", "momentum_buffer", "acc_delta", "exp_inf")
 MAX_MANIFEST_BYTES = 1 << 26
 MAX_TENSOR_BYTES = 1 << 36
+#: Elements per coding segment of a float tensor (bounds the working memory to ~30 MB).
+SEGMENT = 1 << 18
 DEFAULT_MAX_ERROR = 1e-3
 
 
@@ -185,15 +187,14 @@ def _manifest_bytes(source: CheckpointSource) -> bytes:
 
 def _parse_manifest(chunk: bytes, count: int):
     try:
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(chunk)) as reader:
-            text = reader.read(MAX_MANIFEST_BYTES + 1)
+        text = decompress_at_most(chunk, MAX_MANIFEST_BYTES, "checkpoint manifest")
         if len(text) > MAX_MANIFEST_BYTES:
             raise BitstreamError("checkpoint manifest is too large")
         manifest = json.loads(text)
         file_format, tree = manifest["format"], manifest["tree"]
         metadata = manifest["metadata"]
         infos = [TensorInfo(str(p), d, tuple(int(n) for n in s)) for p, d, s in manifest["tensors"]]
-    except (zstandard.ZstdError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise BitstreamError(f"checkpoint manifest is corrupt ({type(exc).__name__})") from None
     if file_format not in ("safetensors", "torch") or len(infos) != count:
         raise BitstreamError("checkpoint manifest does not match the header")
@@ -224,38 +225,84 @@ def encode_tensor(
     bank: lossless.ModelBank,
 ) -> bytes:
     """One tensor chunk. data, reference: raw bytes as (nbytes,) uint8; ``bank``: the
-    adaptive models shared with the checkpoint's earlier tensors."""
+    adaptive models shared with the checkpoint's earlier tensors. Float tensors are coded in
+    segments of SEGMENT elements, so the working memory does not grow with the tensor."""
     fmt = FLOAT_FORMATS.get(info.dtype)
     flags = USES_REFERENCE if reference is not None else 0
-    head = bytearray([0, flags])
+    head = bytearray([BYTES, flags])
     if reference is not None:
         head += struct.pack("<I", zlib.crc32(reference))
-    encoder = SymbolEncoder()
-    if fmt is not None and settings.near_lossless:
-        near = _encode_near(info, data, reference, settings.bound_for(info.path), encoder, bank)
-        if near is not None:
-            method, decoded, step = near
-            head[0] = method
-            head += struct.pack("<Id", zlib.crc32(decoded), step)
-            return _with_stream(head, encoder, b"")
-    head += struct.pack("<I", zlib.crc32(data))
     if fmt is None:
-        head[0] = BYTES
+        head += struct.pack("<I", zlib.crc32(data))
         return bytes(head) + lossless.encode_bytes(data, info.itemsize, reference)
+    plan = None
+    if settings.near_lossless:
+        plan = _plan_near(info, data, reference, settings.bound_for(info.path))
+    if plan is None:
+        plan = (FLOAT_REFERENCE if reference is not None else FLOAT_PLAIN, 0.0)
+    method, step = plan
+    head[0] = method
+    crc, segments = 0, []
     bits = data.view(fmt.uint)
-    if reference is None:
-        head[0] = FLOAT_PLAIN
-        raw = lossless.encode_float_plain(bits, fmt, encoder, bank)
-    else:
-        head[0] = FLOAT_REFERENCE
-        ref_bits = reference.view(fmt.uint)
+    ref_bits = reference.view(fmt.uint) if reference is not None else None
+    for start in range(0, bits.size, SEGMENT):
+        part = slice(start, start + SEGMENT)
+        encoder = SymbolEncoder()
+        seg_ref = ref_bits[part] if ref_bits is not None else None
+        raw, decoded = _encode_segment(method, fmt, bits[part], seg_ref, step, encoder, bank)
+        crc = zlib.crc32(decoded, crc)
+        stream = encoder.to_bytes()
+        segments += [struct.pack("<I", len(stream)), stream, struct.pack("<I", len(raw)), raw]
+    head += struct.pack("<I", crc)
+    if method in (NEAR_VALUE, NEAR_RELATIVE):
+        head += struct.pack("<d", step)
+    return b"".join([head, *segments])
+
+
+def _encode_segment(method, fmt, bits, ref_bits, step, encoder, bank) -> tuple[bytes, bytes]:
+    """(raw bits, decoded bytes) of one segment of a float tensor."""
+    if method == FLOAT_PLAIN:
+        return lossless.encode_float_plain(bits, fmt, encoder, bank), bits.view(np.uint8)
+    if method == FLOAT_REFERENCE:
         raw = lossless.encode_float_reference(bits, ref_bits, fmt, encoder, bank)
-    return _with_stream(head, encoder, raw)
+        return raw, bits.view(np.uint8)
+    if method == NEAR_RELATIVE:
+        base = nearlossless.reference_base(ref_bits, fmt, bits.size)
+        q, decoded = nearlossless.quantize_relative(bits, base, fmt, int(step))
+        decoded = decoded.astype(fmt.uint).view(np.uint8)
+    else:
+        values = float_values(bits.view(np.uint8), fmt.name)
+        base = _value_base(ref_bits, fmt, bits.size)
+        q, recon = nearlossless.quantize_values(values, base, step)
+        decoded = values_to_bytes(recon, fmt.name)
+    nearlossless.encode_symbols(encoder, q, bank)
+    return b"", decoded
 
 
-def _with_stream(head: bytearray, encoder: SymbolEncoder, raw: bytes) -> bytes:
-    stream = encoder.to_bytes()
-    return bytes(head) + struct.pack("<I", len(stream)) + stream + raw
+def _value_base(ref_bits: np.ndarray | None, fmt, count: int) -> np.ndarray:
+    if ref_bits is None:
+        return np.zeros(count)
+    return float_values(ref_bits.view(np.uint8), fmt.name)
+
+
+def _plan_near(info, data, reference, bound) -> tuple[int, float] | None:
+    """(method, step) of a near-lossless float tensor, or None when it must stay lossless
+    (non-finite values, all zeros). Statistics are gathered segment by segment."""
+    fmt = FLOAT_FORMATS[info.dtype]
+    bits = data.view(fmt.uint)
+    square_sum, smallest = 0.0, 0.0
+    for source in (bits, reference.view(fmt.uint) if reference is not None else None):
+        for start in range(0, 0 if source is None else source.size, SEGMENT):
+            values = float_values(source[start : start + SEGMENT].view(np.uint8), info.dtype)
+            if not np.isfinite(values).all():
+                return None
+            if source is bits:
+                square_sum += float(np.square(values).sum())
+                smallest = min(smallest, float(values.min(initial=0.0)))
+    if _is_second_moment(info.path) and smallest >= 0:
+        return NEAR_RELATIVE, float(nearlossless.relative_step(fmt, bound))
+    step = nearlossless.value_step(square_sum, bits.size, bound)
+    return (NEAR_VALUE, step) if step > 0 else None
 
 
 def decode_tensor(
@@ -282,34 +329,17 @@ def decode_tensor(
         (crc,) = struct.unpack_from("<I", view, offset)
         offset += 4
         fmt = FLOAT_FORMATS.get(info.dtype)
-        count = info.nbytes // info.itemsize
         if method == BYTES:
             data = lossless.decode_bytes(view[offset:], info.nbytes, info.itemsize, reference)
-        elif (
-            method in (FLOAT_PLAIN, FLOAT_REFERENCE, NEAR_VALUE, NEAR_RELATIVE) and fmt is not None
-        ):
+        elif method in (FLOAT_PLAIN, FLOAT_REFERENCE, NEAR_VALUE, NEAR_RELATIVE) and fmt:
+            if (method == FLOAT_REFERENCE) != (reference is not None) and method < NEAR_VALUE:
+                raise BitstreamError(f"tensor {info.path!r}: method and reference flag disagree")
             step = 0.0
             if method in (NEAR_VALUE, NEAR_RELATIVE):
                 (step,) = struct.unpack_from("<d", view, offset)
                 offset += 8
-            (length,) = struct.unpack_from("<I", view, offset)
-            stream = bytes(view[offset + 4 : offset + 4 + length])
-            if len(stream) != length:
-                raise BitstreamError(f"tensor {info.path!r}: truncated stream")
-            raw = view[offset + 4 + length :]
-            decoder = SymbolDecoder(stream)
-            if method == FLOAT_PLAIN:
-                bits = lossless.decode_float_plain(count, fmt, decoder, raw, bank)
-            elif method == FLOAT_REFERENCE:
-                if reference is None:
-                    raise BitstreamError(f"tensor {info.path!r}: reference method without flag")
-                ref_bits = reference.view(fmt.uint)
-                bits = lossless.decode_float_reference(ref_bits, fmt, decoder, raw, bank)
-            else:
-                data = _decode_near(info, method, step, reference, decoder, bank)
-            decoder.finish()
-            if method in (FLOAT_PLAIN, FLOAT_REFERENCE):
-                data = bits.astype(fmt.uint).view(np.uint8)
+                _check_step(info, method, step, fmt)
+            data = _decode_segments(info, fmt, method, step, view[offset:], reference, bank)
         else:
             raise BitstreamError(f"tensor {info.path!r}: unknown method {method}")
     except (struct.error, IndexError):
@@ -319,49 +349,50 @@ def decode_tensor(
     return data
 
 
-def _encode_near(info, data, reference, bound, encoder, bank):
-    """Near-lossless coding of a float tensor: (method, decoded bytes, step), or None when
-    the tensor must stay lossless (non-finite values, all zeros)."""
-    fmt = FLOAT_FORMATS[info.dtype]
-    values = float_values(data, info.dtype)
-    ref_values = float_values(reference, info.dtype) if reference is not None else None
-    if not np.isfinite(values).all() or (
-        ref_values is not None and not np.isfinite(ref_values).all()
-    ):
-        return None
-    if _is_second_moment(info.path) and values.min(initial=0.0) >= 0:
-        step = nearlossless.relative_step(fmt, bound)
-        base = nearlossless.reference_base(
-            reference.view(fmt.uint) if reference is not None else None, fmt, values.size
-        )
-        q, bits = nearlossless.quantize_relative(data.view(fmt.uint), base, fmt, step)
-        decoded = bits.astype(fmt.uint).view(np.uint8)
-        method = NEAR_RELATIVE
-    else:
-        step = nearlossless.value_step(values, bound)
-        if step == 0:
-            return None
-        base = ref_values if ref_values is not None else np.zeros(values.size)
-        q, recon = nearlossless.quantize_values(values, base, step)
-        decoded = values_to_bytes(recon, info.dtype)
-        method = NEAR_VALUE
-    nearlossless.encode_symbols(encoder, q, bank)
-    return method, decoded, float(step)
-
-
-def _decode_near(info, method, step, reference, decoder, bank) -> np.ndarray:
-    fmt = FLOAT_FORMATS[info.dtype]
-    count = info.nbytes // info.itemsize
-    q = nearlossless.decode_symbols(decoder, count, bank)
+def _check_step(info: TensorInfo, method: int, step: float, fmt) -> None:
     if method == NEAR_RELATIVE:
-        if not (step == int(step) and 1 <= step < 1 << fmt.mantissa_bits + 1):
-            raise BitstreamError(f"tensor {info.path!r}: bad relative step {step}")
-        base = nearlossless.reference_base(
-            reference.view(fmt.uint) if reference is not None else None, fmt, count
-        )
-        bits = nearlossless.reconstruct_relative(base, q, fmt, int(step))
-        return bits.astype(fmt.uint).view(np.uint8)
-    if not (np.isfinite(step) and step > 0):
+        valid = step == int(step) and 1 <= step < 1 << fmt.mantissa_bits + 1
+    else:
+        valid = bool(np.isfinite(step) and step > 0)
+    if not valid:
         raise BitstreamError(f"tensor {info.path!r}: bad quantization step {step}")
-    base = float_values(reference, info.dtype) if reference is not None else np.zeros(count)
-    return values_to_bytes(nearlossless.reconstruct_values(base, q, step), info.dtype)
+
+
+def _decode_segments(info, fmt, method, step, view, reference, bank) -> np.ndarray:
+    count = info.nbytes // info.itemsize
+    out = np.empty(count, dtype=fmt.uint)
+    ref_bits = reference.view(fmt.uint) if reference is not None else None
+    offset = 0
+    for start in range(0, count, SEGMENT):
+        n = min(SEGMENT, count - start)
+        (length,) = struct.unpack_from("<I", view, offset)
+        stream = bytes(view[offset + 4 : offset + 4 + length])
+        offset += 4 + length
+        (raw_length,) = struct.unpack_from("<I", view, offset)
+        raw = view[offset + 4 : offset + 4 + raw_length]
+        offset += 4 + raw_length
+        if len(stream) != length or len(raw) != raw_length:
+            raise BitstreamError(f"tensor {info.path!r}: truncated segment")
+        seg_ref = ref_bits[start : start + n] if ref_bits is not None else None
+        decoder = SymbolDecoder(stream)
+        if method == FLOAT_PLAIN:
+            out[start : start + n] = lossless.decode_float_plain(n, fmt, decoder, raw, bank)
+        elif method == FLOAT_REFERENCE:
+            bits = lossless.decode_float_reference(seg_ref, fmt, decoder, raw, bank)
+            out[start : start + n] = bits
+        else:
+            q = nearlossless.decode_symbols(decoder, n, bank)
+            out[start : start + n] = _reconstruct_near(method, fmt, q, seg_ref, step)
+        decoder.finish()
+    if offset != len(view):
+        raise BitstreamError(f"tensor {info.path!r}: {len(view) - offset} bytes after the data")
+    return out.view(np.uint8)
+
+
+def _reconstruct_near(method, fmt, q, ref_bits, step) -> np.ndarray:
+    """Bit patterns of a near-lossless segment."""
+    if method == NEAR_RELATIVE:
+        base = nearlossless.reference_base(ref_bits, fmt, q.size)
+        return nearlossless.reconstruct_relative(base, q, fmt, int(step)).astype(fmt.uint)
+    recon = nearlossless.reconstruct_values(_value_base(ref_bits, fmt, q.size), q, step)
+    return values_to_bytes(recon, fmt.name).view(fmt.uint)

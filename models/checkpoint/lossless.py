@@ -23,12 +23,11 @@ entropy-coded symbols to one ANS stream (entropy.SymbolEncoder).
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import zstandard
 
 from codec.errors import BitstreamError
+from codec.zstd import decompress_at_most
 from entropy import AdaptiveContextModel, SymbolDecoder, SymbolEncoder
 from models.checkpoint.bitpack import pack, unpack
 from models.checkpoint.floats import FloatFormat, from_ordered, ordered
@@ -207,13 +206,7 @@ def decode_bytes(
     payload: bytes | memoryview, size: int, itemsize: int, reference: np.ndarray | None
 ) -> np.ndarray:
     """Inverse of :func:`encode_bytes`: (size,) uint8; reads at most size + 1 bytes."""
-    try:
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload)) as reader:
-            planes = reader.read(size + 1)
-            while len(planes) <= size and (part := reader.read(size + 1 - len(planes))):
-                planes += part
-    except zstandard.ZstdError as exc:
-        raise BitstreamError(f"checkpoint tensor: corrupt zstd frame ({exc})") from None
+    planes = decompress_at_most(payload, size, "checkpoint tensor")
     if len(planes) != size:
         raise BitstreamError(f"checkpoint tensor: {len(planes)} bytes decoded, expected {size}")
     data = np.frombuffer(planes, dtype=np.uint8).reshape(itemsize, -1).T.reshape(-1)

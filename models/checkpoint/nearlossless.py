@@ -31,9 +31,10 @@ _LAPLACE = IndexedLaplace()
 _SCALES = len(_LAPLACE.scales)
 
 
-def value_step(x: np.ndarray, bound: float) -> float:
-    """Quantization step of the value domain for (N,) float64 ``x`` (0.0 if all zeros)."""
-    rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
+def value_step(square_sum: float, count: int, bound: float) -> float:
+    """Quantization step of the value domain for a tensor with the given sum of squares
+    and element count (0.0 if it is all zeros or empty)."""
+    rms = float(np.sqrt(square_sum / count)) if count else 0.0
     return 2.0 * bound * rms
 
 

@@ -25,6 +25,7 @@ import zstandard
 from codec.container import ContainerHeader
 from codec.errors import BitstreamError, InputError, InvalidParameterError
 from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
+from codec.zstd import decompress_at_most
 from entropy import AdaptiveContextModel, SymbolDecoder, SymbolEncoder
 
 BLOCK_BYTES = 1 << 20
@@ -56,15 +57,7 @@ def _decode_block(chunk: bytes, size: int, index: int) -> bytes:
         block = _byte_model().decode(decoder, size).astype(np.uint8).tobytes()
         decoder.finish()
     elif method == bytes([ZSTD]):
-        try:  # read at most size + 1 bytes: a forged frame header cannot force a big allocation
-            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload)) as reader:
-                parts, got = [], 0
-                while got <= size and (part := reader.read(size + 1 - got)):
-                    parts.append(part)
-                    got += len(part)
-                block = b"".join(parts)
-        except zstandard.ZstdError as exc:
-            raise BitstreamError(f"raw chunk {index}: corrupt zstd frame ({exc})") from None
+        block = decompress_at_most(payload, size, f"raw chunk {index}")
     else:
         raise BitstreamError(f"raw chunk {index}: unknown method byte {method!r}")
     if len(block) != size:

@@ -3,6 +3,7 @@ series, the training-loop writer, untrusted input and corrupt streams."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import pickle
@@ -311,3 +312,47 @@ def test_tensor_hashes_helper_sees_dtype_and_shape():
     a = checkpoint_tensor_hashes({"x": torch.zeros(4)})
     b = checkpoint_tensor_hashes({"x": torch.zeros(2, 2)})
     assert a != b and hashlib.sha256(bytes(16)).hexdigest() in a.values()
+
+
+def test_structure_aware_corruption_gives_codec_errors_only():
+    """Mutations behind valid CRCs reach the tensor parsers: only package errors come out."""
+    from tests.test_fuzz import refresh_crcs
+
+    previous, current = training_states((2, 4))[:2]
+    blobs = [
+        codec.encode(current, kind="checkpoint"),
+        codec.encode(current, kind="checkpoint", reference=previous),
+        codec.encode(current, kind="checkpoint", reference=previous, max_error=0.05),
+    ]
+    rng = np.random.default_rng(1)
+    for trial in range(240):
+        data = bytearray(blobs[trial % 3])
+        for _ in range(1 + trial % 3):
+            data[rng.integers(60, len(data))] = rng.integers(0, 256)
+        with contextlib.suppress(BitstreamError, InputError):
+            codec.decode(refresh_crcs(data), reference=previous)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "limit_mib"),
+    [([(512, 1024)] * 24, 32), ([(2048, 2048)], 48)],
+    ids=["24 tensors of 2 MiB", "one 16 MiB tensor"],
+)
+def test_files_stream_tensor_by_tensor_with_bounded_memory(tmp_path, shapes, limit_mib):
+    """Peak Python/numpy allocations (tracemalloc): many tensors cost no more than one, and
+    one big tensor costs about itself plus its compressed chunk (segments bound the rest)."""
+    import tracemalloc
+
+    src, packed, back = (tmp_path / n for n in ("m.safetensors", "m.ncdc", "b.safetensors"))
+    torch.manual_seed(0)
+    save_file({f"t{i}": torch.randn(shape) for i, shape in enumerate(shapes)}, str(src))
+    tracemalloc.start()
+    try:
+        codec.encode_file(src, packed)
+        codec.decode_file(packed, back)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < limit_mib << 20, f"peak {peak >> 20} MiB"
+    last = f"t{len(shapes) - 1}"
+    assert load_file(str(back))[last].equal(load_file(str(src))[last])
