@@ -16,7 +16,6 @@ Manifest node forms (``t`` = type tag)::
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -86,7 +85,9 @@ def unflatten(manifest: Any, tensors: list[Any]) -> Any:
                     raise TypeError(tag)
                 return value
             if tag == "float":
-                return float(node["v"]) if not isinstance(node["v"], bool) else _bad()
+                if type(node["v"]) not in (int, float):
+                    raise TypeError(tag)
+                return float(node["v"])
             if tag == "none":
                 return None
             if tag in ("dict", "odict"):
@@ -105,10 +106,6 @@ def unflatten(manifest: Any, tensors: list[Any]) -> Any:
     return build(manifest, 0)
 
 
-def _bad() -> float:
-    raise TypeError("float")
-
-
 def _index(value: Any, count: int) -> int:
     if type(value) is not int or not 0 <= value < count:
         raise TypeError("tensor index")
@@ -120,10 +117,3 @@ def _key(pair: Any) -> str | int:
     if kind == "s" and type(key) is str or kind == "i" and type(key) is int:
         return key
     raise TypeError("key")
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Scalar equality that treats NaN as equal to NaN (for round-trip checks)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return type(a) is type(b) and a == b
