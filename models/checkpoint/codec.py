@@ -48,6 +48,9 @@ SECOND_MOMENTS = ("exp_avg_sq", "max_exp_avg_sq", "square_avg")
 OPTIMIZER_MOMENTS = SECOND_MOMENTS + ("exp_avg", "momentum_buffer", "acc_delta", "exp_inf")
 MAX_MANIFEST_BYTES = 1 << 26
 MAX_TENSOR_BYTES = 1 << 36
+#: Smaller float tensors (step counters, scalars, tiny biases) stay lossless in
+#: near-lossless mode: they cost little and counters must stay exact.
+NEAR_MIN_ELEMENTS = 64
 #: Elements per coding segment of a float tensor (bounds the working memory to ~30 MB).
 SEGMENT = 1 << 18
 DEFAULT_MAX_ERROR = 1e-3
@@ -236,7 +239,7 @@ def encode_tensor(
         head += struct.pack("<I", zlib.crc32(data))
         return bytes(head) + lossless.encode_bytes(data, info.itemsize, reference)
     plan = None
-    if settings.near_lossless:
+    if settings.near_lossless and data.size >= NEAR_MIN_ELEMENTS * info.itemsize:
         plan = _plan_near(info, data, reference, settings.bound_for(info.path))
     if plan is None:
         plan = (FLOAT_REFERENCE if reference is not None else FLOAT_PLAIN, 0.0)
