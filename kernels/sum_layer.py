@@ -24,9 +24,15 @@ import torch
 
 
 def sum_layer_reference(log_x: torch.Tensor, log_w: torch.Tensor) -> torch.Tensor:
-    """Pure-torch grouped log-sum-exp layer (see the module docstring for shapes)."""
+    """Pure-torch grouped log-sum-exp layer (see the module docstring for shapes).
+
+    The same computation as the kernel: shift each input row by its maximum, one batched
+    matrix product per group, shift back -- memory O(B G (I + O)), not O(B G O I).
+    """
     _check(log_x, log_w)
-    return torch.logsumexp(log_w.unsqueeze(0) + log_x.unsqueeze(2), dim=-1)
+    shift = log_x.amax(dim=2, keepdim=True).nan_to_num(neginf=0.0)
+    mixed = torch.bmm((log_x - shift).exp().transpose(0, 1), log_w.exp().transpose(1, 2))
+    return mixed.transpose(0, 1).log() + shift
 
 
 def sum_layer(log_x: torch.Tensor, log_w: torch.Tensor) -> torch.Tensor:
