@@ -231,20 +231,34 @@ def collect(decoded: DecodedCheckpoint) -> Any:
     return unflatten(decoded.manifest, [bytes_to_tensor(info, data) for info, data in pairs])
 
 
+TORCH_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
 def write(decoded: DecodedCheckpoint, path: Path) -> None:
-    """Write as safetensors (streamed) or a torch file, following the original format, or the
-    output name's extension when it names the other one."""
-    suffix = path.name.lower()
-    if suffix.endswith(".safetensors") and decoded.file_format != "safetensors":
-        raise InputError(
-            "this checkpoint was a torch file with a nested structure; write it as .pt"
-        )
-    if decoded.file_format == "safetensors":
+    """Write as safetensors (streamed, tensor by tensor) or as a torch file: the output name's
+    extension decides (.safetensors or .pt/.pth/.ckpt), otherwise the original format."""
+    name = path.name.lower()
+    if name.endswith(".safetensors") or (
+        decoded.file_format == "safetensors" and not name.endswith(TORCH_SUFFIXES)
+    ):
+        if not _is_flat(decoded.manifest):
+            raise InputError(
+                "this checkpoint has a nested structure, which safetensors cannot hold:"
+                " write it as .pt"
+            )
         _write_safetensors(decoded, path)
     else:
         import torch
 
         torch.save(collect(decoded), path)
+
+
+def _is_flat(manifest: dict) -> bool:
+    """A dict of string keys to tensors (what a safetensors file holds)."""
+    return manifest.get("t") in ("dict", "odict") and all(
+        key[0] == "s" and value.get("t") == "tensor"
+        for key, value in zip(manifest["k"], manifest["v"], strict=True)
+    )
 
 
 def _write_safetensors(decoded: DecodedCheckpoint, path: Path) -> None:

@@ -359,3 +359,21 @@ def test_files_stream_tensor_by_tensor_with_bounded_memory(tmp_path, shapes, lim
     assert peak < limit_mib << 20, f"peak {peak >> 20} MiB"
     last = f"t{len(shapes) - 1}"
     assert load_file(str(back))[last].equal(load_file(str(src))[last])
+
+
+def test_output_format_follows_the_output_name(tmp_path):
+    flat = {"w": torch.randn(3, 4), "b": torch.randn(4).half()}
+    nested = {"model": flat, "step": 3}
+    for state, name in ((flat, "flat"), (nested, "nested")):
+        torch.save(state, tmp_path / f"{name}.pt")
+        assert run("encode", tmp_path / f"{name}.pt", tmp_path / f"{name}.ncdc").exit_code == 0
+    assert run("decode", tmp_path / "flat.ncdc", tmp_path / "flat.safetensors").exit_code == 0
+    restored = load_file(str(tmp_path / "flat.safetensors"))
+    assert_same(flat["w"], restored["w"])
+    assert_same(flat["b"], restored["b"])
+    result = run("decode", tmp_path / "nested.ncdc", tmp_path / "nested.safetensors")
+    assert result.exit_code == 2 and "write it as .pt" in result.output
+    save_file(flat, str(tmp_path / "s.safetensors"))
+    assert run("encode", tmp_path / "s.safetensors", tmp_path / "s.ncdc").exit_code == 0
+    assert run("decode", tmp_path / "s.ncdc", tmp_path / "s.pt").exit_code == 0
+    assert_same(torch.load(tmp_path / "s.pt", weights_only=True)["w"], flat["w"])
