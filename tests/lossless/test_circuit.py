@@ -51,3 +51,18 @@ def test_em_raises_the_likelihood_of_the_training_data():
     after = circuit.bits_per_dimension(data)
     assert after < before - 0.5
     assert torch.allclose(circuit.log_trans.exp().sum(-1), torch.ones(8, 4))
+
+
+def test_efficient_conditionals_equal_the_naive_scheme_and_chain_to_the_joint():
+    from models.lossless.conditionals import conditionals_naive, conditionals_sequential
+
+    data = correlated_data(n=300, d=7, seed=3)
+    circuit = HCLT(chow_liu_tree(data), hidden=3, seed=2)
+    x = torch.from_numpy(data[:4].astype(np.int64))
+    order = [3, 0, 6, 1, 5, 2, 4]
+    naive = conditionals_naive(circuit, x, order)
+    fast = conditionals_sequential(circuit, x, order)
+    assert (naive - fast).abs().max() < 1e-4
+    assert torch.allclose(fast.exp().sum(dim=2), torch.ones(4, 7), atol=1e-5)
+    chained = fast.gather(2, x[:, order][:, :, None]).sum(dim=(1, 2))
+    assert (chained - circuit.log_likelihood(x)).abs().max() < 1e-4
