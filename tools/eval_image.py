@@ -96,6 +96,7 @@ def encode_to_container(image_codec, image: np.ndarray, quality: int) -> bytes:
 def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, float, float]:
     """Real container bytes and decoded image through the image codec (and its timings)."""
     from codec.container import ContainerReader
+    from codec.registry import DecodeOptions
 
     image_codec = image_codec_under_test()
     start = time.perf_counter()
@@ -103,7 +104,7 @@ def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, fl
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     reader = ContainerReader(blob)
-    decoded = image_codec.decode(reader.header, reader.iter_chunks())
+    decoded = image_codec.decode(reader.header, reader.iter_chunks(), DecodeOptions())
     return len(blob), decoded, encode_s, time.perf_counter() - start
 
 
