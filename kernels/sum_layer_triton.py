@@ -8,6 +8,13 @@ import triton.language as tl
 
 
 @triton.jit
+def _load_inputs(x_base, i, stride_xi, rows, n_batch, n_in):
+    """(BLOCK_B, BLOCK_I) tile of input log-values, -inf outside the tensor."""
+    mask = (rows[:, None] < n_batch) & (i[None, :] < n_in)
+    return tl.load(x_base + i[None, :] * stride_xi, mask=mask, other=float("-inf"))
+
+
+@triton.jit
 def _sum_layer_kernel(
     x_ptr, w_ptr, out_ptr,
     n_batch, n_groups, n_out, n_in,
@@ -27,22 +34,14 @@ def _sum_layer_kernel(
     row_max = tl.full((BLOCK_B,), float("-inf"), tl.float32)
     for start in range(0, n_in, BLOCK_I):
         i = start + cols
-        x = tl.load(
-            x_base + i[None, :] * stride_xi,
-            mask=(rows[:, None] < n_batch) & (i[None, :] < n_in),
-            other=float("-inf"),
-        )
+        x = _load_inputs(x_base, i, stride_xi, rows, n_batch, n_in)
         row_max = tl.maximum(row_max, tl.max(x, axis=1))
     shift = tl.where(row_max == float("-inf"), 0.0, row_max)
     # pass 2: sum_i exp(x - shift) * exp(w), as a matrix product
     acc = tl.zeros((BLOCK_B, BLOCK_O), tl.float32)
     for start in range(0, n_in, BLOCK_I):
         i = start + cols
-        x = tl.load(
-            x_base + i[None, :] * stride_xi,
-            mask=(rows[:, None] < n_batch) & (i[None, :] < n_in),
-            other=float("-inf"),
-        )
+        x = _load_inputs(x_base, i, stride_xi, rows, n_batch, n_in)
         w = tl.load(
             w_base + i[:, None] * stride_wi,
             mask=(outs[None, :] < n_out) & (i[:, None] < n_in),

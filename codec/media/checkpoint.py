@@ -35,6 +35,7 @@ _SAFETENSORS_DTYPES = {
     "uint16": "U16", "uint32": "U32", "uint64": "U64", "bool": "BOOL",
     "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
 }  # fmt: skip
+_TORCH_DTYPES = {v: k for k, v in _SAFETENSORS_DTYPES.items()}
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,7 @@ def _open_safetensors(path: Path) -> CheckpointSource:
 
 
 def _torch_dtype_name(safetensors_dtype: str) -> str:
-    reverse = {v: k for k, v in _SAFETENSORS_DTYPES.items()}
-    name = reverse.get(safetensors_dtype.upper())
+    name = _TORCH_DTYPES.get(safetensors_dtype.upper())
     if name is None:
         raise InputError(f"unsupported safetensors dtype {safetensors_dtype}")
     return name
