@@ -10,6 +10,12 @@ Layout (all integers little-endian)::
     crc       u32 CRC-32 of prelude + header
     payload   the chunks, back to back, in table order
 
+Compact form, for files of one chunk whose header is one of the fixed
+:data:`COMPACT_PROFILES` (a single 28x28 digit is ~130 bytes of payload; the full header
+would add ~70)::
+
+    magic "NCc" | profile u8 | the chunk | u32 CRC-32 of everything before it
+
 The reader validates every count and length against :data:`LIMITS` and against the bytes that
 actually remain in the file *before* it allocates anything, and raises
 :class:`~codec.errors.BitstreamError` (or a subclass) naming what is wrong and where.
@@ -70,6 +76,46 @@ _F64 = struct.Struct("<d")
 
 
 @dataclass(frozen=True)
+class CompactProfile:
+    """A header the compact form stands for (see the module docstring and docs/FORMAT.md)."""
+
+    kind: str
+    codec_id: str
+    weights_id: str
+    metadata: tuple[tuple[str, MetaValue], ...]
+
+
+COMPACT_MAGIC = b"NCc"
+#: Compact profile codes. Part of the format: a code is never reused or changed; new weights
+#: get a new code.
+COMPACT_PROFILES: dict[int, CompactProfile] = {
+    1: CompactProfile(
+        "lossless",
+        "lossless-v1",
+        "mnist-pc-v1@f83b7e332934",
+        (("layout", "gray"), ("model", "mnist"), ("shape", (28, 28))),
+    ),
+}
+COMPACT_MAX_BYTES = 1 << 16
+
+
+def compact_profile(
+    kind: str, codec_id: str, weights_id: str, metadata: Mapping[str, MetaValue]
+) -> int | None:
+    """The compact profile code whose header equals this one, if any."""
+    items = tuple(sorted(metadata.items()))
+    for code, profile in COMPACT_PROFILES.items():
+        if (kind, codec_id, weights_id, items) == (
+            profile.kind,
+            profile.codec_id,
+            profile.weights_id,
+            profile.metadata,
+        ):
+            return code
+    return None
+
+
+@dataclass(frozen=True)
 class ChunkEntry:
     """One row of the chunk table; ``offset`` is absolute from the start of the file."""
 
@@ -88,7 +134,9 @@ class ContainerHeader:
     metadata: Mapping[str, MetaValue] = field(default_factory=dict)
     chunks: tuple[ChunkEntry, ...] = ()
     version: int = FORMAT_VERSION
-    payload_offset: int = 0  # size of prelude + header + crc, i.e. offset of the first chunk
+    # size of prelude + header + crc, i.e. offset of the first chunk (compact form: its 8 bytes
+    # of magic, profile and crc, so that total_size is still the file size)
+    payload_offset: int = 0
 
     @property
     def total_size(self) -> int:
@@ -251,7 +299,8 @@ def write_container(
 
     ``chunks`` may be a generator: each chunk is appended to ``spool`` (a temporary file, or
     memory when ``None``) as it is produced, so memory holds one chunk at a time. ``metadata``
-    is read after the last chunk, so a codec may finish filling it while it streams.
+    is read after the last chunk, so a codec may finish filling it while it streams. A
+    single small chunk whose header matches a compact profile is written in compact form.
     """
     spool = spool if spool is not None else io.BytesIO()
     table: list[tuple[int, int]] = []
@@ -262,6 +311,12 @@ def write_container(
             raise ValueError(f"chunk of {len(chunk)} bytes exceeds {LIMITS.chunk_bytes}")
         table.append((len(chunk), zlib.crc32(chunk)))
         spool.write(chunk)
+    profile = compact_profile(kind, codec_id, weights_id, metadata)
+    if profile is not None and len(table) == 1 and table[0][0] + 8 <= COMPACT_MAX_BYTES:
+        spool.seek(0)
+        body = COMPACT_MAGIC + bytes([profile]) + spool.read()
+        out.write(body + _CRC.pack(zlib.crc32(body)))
+        return len(body) + 4
     head = _serialize_header(codec_id, weights_id, metadata, table, kind)
     out.write(head)
     out.write(_CRC.pack(zlib.crc32(head)))
@@ -375,16 +430,46 @@ def parse_header(head: bytes, file_size: int | None) -> ContainerHeader:
     )
 
 
+def parse_compact(data: bytes) -> ContainerHeader:
+    """Header of a whole compact-form file ``data`` (its CRC checked)."""
+    if len(data) > COMPACT_MAX_BYTES:
+        raise BitstreamError(f"compact file of {len(data)} bytes exceeds {COMPACT_MAX_BYTES}")
+    if len(data) < 8:
+        raise BitstreamError(f"compact file too short ({len(data)} bytes)")
+    (stored_crc,) = _CRC.unpack_from(data, len(data) - 4)
+    if zlib.crc32(data[:-4]) != stored_crc:
+        raise BitstreamError(f"compact file CRC mismatch (crc at offset {len(data) - 4})")
+    profile = COMPACT_PROFILES.get(data[3])
+    if profile is None:
+        raise UnsupportedVersionError(
+            f"unknown compact profile {data[3]} at offset 3 (a newer release may read it)"
+        )
+    payload = data[4:-4]
+    return ContainerHeader(
+        kind=profile.kind,
+        codec_id=profile.codec_id,
+        weights_id=profile.weights_id,
+        metadata=dict(profile.metadata),
+        chunks=(ChunkEntry(4, len(payload), zlib.crc32(payload)),),
+        payload_offset=8,
+    )
+
+
 class ContainerReader:
     """Random access to the chunks of a container held in a seekable binary file or bytes.
 
     The header is parsed and validated on construction; each chunk's CRC is verified when the
-    chunk is read.
+    chunk is read. Compact-form files are recognised by their magic.
     """
 
     def __init__(self, source: BinaryIO | bytes) -> None:
         self._file: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
         size = self._file.seek(0, os.SEEK_END)
+        self._file.seek(0)
+        if self._file.read(len(COMPACT_MAGIC)) == COMPACT_MAGIC:
+            self._file.seek(0)
+            self.header = parse_compact(self._file.read(COMPACT_MAX_BYTES + 1))
+            return
         self._file.seek(0)
         prelude = self._file.read(PRELUDE.size)
         header_len = PRELUDE.unpack(prelude)[4] if len(prelude) == PRELUDE.size else 0

@@ -148,6 +148,8 @@ KINDS: dict[str, KindSpec] = {
             "lossless",
             "8-bit images and image stacks, lossless (probabilistic circuits)",
             (".npy", "-ubyte", "-ubyte.gz"),
+            {"lossless-v1": "models.lossless.codec:LosslessCodec"},
+            "codec.media.lossless",
         ),
         KindSpec(
             "checkpoint",

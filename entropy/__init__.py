@@ -15,6 +15,7 @@ Every distribution the decoder uses is rebuilt *bit-exactly* from integers:
    std) are mapped to an index on the encoder side only.
 3. Float probabilities (PC, FSQ/RVQ priors) become integer rows with
    :func:`quantize_probabilities` before coding; encoder and decoder quantize the same floats.
+   Integer weights (the integer PC's conditionals) use :func:`quantize_counts` (integers only).
 4. Integer rows reach constriction as float64 ratios (exact for integers below 2**53) with
    ``perfect=False``; constriction's quantization to its 24-bit precision is itself
    deterministic (basic IEEE arithmetic only).
@@ -33,7 +34,7 @@ from entropy.families import (
     IndexedLaplace,
 )
 from entropy.streams import StreamKind, SymbolDecoder, SymbolEncoder
-from entropy.tables import TableSet, quantize_probabilities
+from entropy.tables import TableSet, quantize_counts, quantize_probabilities
 
 __all__ = [
     "AdaptiveContextModel",
@@ -45,5 +46,6 @@ __all__ = [
     "SymbolDecoder",
     "SymbolEncoder",
     "TableSet",
+    "quantize_counts",
     "quantize_probabilities",
 ]

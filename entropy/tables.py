@@ -71,6 +71,38 @@ def quantize_probabilities(
     return out[0] if squeeze else out
 
 
+def quantize_counts(counts: np.ndarray, precision: int = DEFAULT_PRECISION) -> np.ndarray:
+    """Integer frequencies for rows of non-negative integer weights, with integer arithmetic
+    only (so the result cannot depend on floating-point details).
+
+    counts: (N, K) integers in 0..2**62, each row with a positive entry. Each row is shifted
+    right until its maximum is below 2**31, then entry c becomes
+    ``c * (2**precision - K) // row_sum + 1``; the rounding deficit goes to the row's first
+    largest entry. Returns (N, K) int32, entries >= 1, rows summing to ``2**precision``.
+    """
+    c = np.asarray(counts)
+    if c.ndim != 2 or c.shape[1] < 1 or c.dtype.kind not in "iu":
+        raise InvalidParameterError(f"counts must be (N, K) integers, got {c.dtype} {c.shape}")
+    if not 1 <= precision <= MAX_PRECISION:
+        raise InvalidParameterError(f"precision must be in 1..{MAX_PRECISION}, got {precision}")
+    n_symbols, total = c.shape[1], 1 << precision
+    if n_symbols > total // 2:
+        raise InvalidParameterError(
+            f"{n_symbols} symbols do not fit a {precision}-bit table (at most {total // 2})"
+        )
+    c = c.astype(np.int64)
+    if c.size and (c.min() < 0 or c.max() > 1 << 62):
+        raise InvalidParameterError("counts must lie in 0..2**62")
+    top = c.max(axis=1)
+    if not (top > 0).all():
+        raise InvalidParameterError("a count row is all zero")
+    _, exponent = np.frexp(top.astype(np.float64))
+    c = c >> np.maximum(exponent - 31, 0).astype(np.int64)[:, None]
+    freq = c * (total - n_symbols) // c.sum(axis=1, keepdims=True) + 1
+    freq[np.arange(freq.shape[0]), np.argmax(c, axis=1)] += total - freq.sum(axis=1)
+    return freq.astype(np.int32)
+
+
 @dataclass(frozen=True, eq=False)
 class TableSet:
     """A set of integer tables, each over a contiguous symbol range plus an escape entry.

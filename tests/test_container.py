@@ -139,3 +139,46 @@ def test_writer_rejects_metadata_the_reader_could_not_read(metadata):
 def test_writer_rejects_unknown_kind():
     with pytest.raises(ValueError, match="unknown kind"):
         container_bytes("hologram", "x", [], {})
+
+
+# --------------------------------------------------------------------------- compact form
+
+
+def compact_header() -> tuple[str, str, str, dict]:
+    from codec.container import COMPACT_PROFILES
+
+    profile = COMPACT_PROFILES[1]
+    return profile.kind, profile.codec_id, profile.weights_id, dict(profile.metadata)
+
+
+def test_single_chunk_with_a_profile_header_is_written_compact():
+    kind, codec_id, weights_id, metadata = compact_header()
+    payload = b"\x01\x02\x03 digit payload"
+    data = container_bytes(kind, codec_id, [payload], metadata, weights_id)
+    assert data[:4] == b"NCc\x01" and len(data) == len(payload) + 8
+    reader = ContainerReader(data)
+    assert (reader.header.kind, reader.header.codec_id) == (kind, codec_id)
+    assert reader.header.weights_id == weights_id
+    assert dict(reader.header.metadata) == metadata
+    assert reader.read_chunk(0) == payload
+    # two chunks, or another header, take the full form
+    assert container_bytes(kind, codec_id, [payload, b""], metadata, weights_id)[:4] == b"NCDC"
+    other = {**metadata, "shape": (28, 29)}
+    assert container_bytes(kind, codec_id, [payload], other, weights_id)[:4] == b"NCDC"
+
+
+def test_compact_form_errors_are_clear():
+    kind, codec_id, weights_id, metadata = compact_header()
+    data = bytearray(container_bytes(kind, codec_id, [b"payload"], metadata, weights_id))
+    for position in (3, 5, len(data) - 1):
+        broken = bytearray(data)
+        broken[position] ^= 0x10
+        with pytest.raises(BitstreamError, match="CRC"):
+            ContainerReader(bytes(broken))
+    unknown = bytearray(data)
+    unknown[3] = 200
+    struct.pack_into("<I", unknown, len(unknown) - 4, zlib.crc32(bytes(unknown[:-4])))
+    with pytest.raises(UnsupportedVersionError, match="compact profile 200"):
+        ContainerReader(bytes(unknown))
+    with pytest.raises(BitstreamError, match="too short"):
+        ContainerReader(b"NCc\x01")

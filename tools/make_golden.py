@@ -23,12 +23,17 @@ from tests.conformance.golden import (  # noqa: E402
     IMAGE_DIR,
     IMAGE_EXPECTED,
     IMAGE_QUALITIES,
+    LOSSLESS_DIR,
+    LOSSLESS_EXPECTED,
+    LOSSLESS_FILES,
     RAW_FILE,
     checkpoint_inputs,
     checkpoint_tensor_hashes,
     encode_entropy,
     image_file,
     image_input,
+    lossless_inputs,
+    pixel_hash,
     raw_input,
 )
 
@@ -73,6 +78,17 @@ def make_checkpoint_goldens() -> None:
     print(f"checkpoint goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
 
+def make_lossless_goldens() -> None:
+    LOSSLESS_DIR.mkdir(exist_ok=True)
+    expected = {}
+    for name, array in lossless_inputs().items():
+        blob = codec.encode(array, kind="lossless")
+        LOSSLESS_FILES[name].write_bytes(blob)
+        expected[name] = {"pixels_sha256": pixel_hash(codec.decode(blob).media), "bytes": len(blob)}
+    LOSSLESS_EXPECTED.write_text(json.dumps(expected, indent=1) + "\n")
+    print(f"lossless goldens: { {k: v['bytes'] for k, v in expected.items()} }")
+
+
 if __name__ == "__main__":
     for stream, path in ENTROPY_FILES.items():
         path.write_bytes(encode_entropy(stream))
@@ -81,5 +97,6 @@ if __name__ == "__main__":
     print(f"{RAW_FILE.name}: sha256 {hashlib.sha256(RAW_FILE.read_bytes()).hexdigest()}")
     print(f"raw input sha256 {hashlib.sha256(raw_input()).hexdigest()}")
     make_checkpoint_goldens()
+    make_lossless_goldens()
     if "--no-image" not in sys.argv:
         make_image_goldens()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codec.container import MAGIC
+from codec.container import COMPACT_MAGIC, MAGIC
 from codec.errors import InputError
 from codec.registry import KINDS
 
@@ -40,7 +40,7 @@ def detect_kind(path: Path) -> str:
             head = f.read(64)
     except OSError as exc:
         raise InputError(f"cannot read input {path}: {exc.strerror or exc}") from None
-    if head.startswith(MAGIC):
+    if head.startswith((MAGIC, COMPACT_MAGIC)):
         raise InputError(f"{path} is already a codec file: use 'codec decode' or 'codec info'")
     name = path.name.lower()
     for spec in KINDS.values():

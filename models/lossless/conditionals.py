@@ -46,6 +46,7 @@ class SequentialConditionals:
         d, k = parent.size, circuit.hidden
         self.parent = parent.tolist()
         self.paths = [self._path(i) for i in range(d)]
+        self.log_emit = circuit.log_emit()
         # no evidence yet: every input contributes log 1 = 0
         self.inside = torch.zeros(batch, d, k)
         self.message = torch.zeros(batch, d, k)
@@ -76,12 +77,12 @@ class SequentialConditionals:
             log_trans = self.circuit.log_trans[child].T[None]  # (1, k child, k parent)
             outside = sum_layer(above[:, None, :], log_trans)[:, 0, :]
         total = outside + self.inside[:, i]  # (B, k)
-        joint = torch.logsumexp(total[:, :, None] + self.circuit.log_emit[i][None], dim=1)
+        joint = torch.logsumexp(total[:, :, None] + self.log_emit[i][None], dim=1)
         return torch.log_softmax(joint, dim=1)
 
     def observe(self, i: int, values: torch.Tensor) -> None:
         """Add the evidence x_i = values (B,) and update the messages on the path to the root."""
-        self.inside[:, i] += self.circuit.log_emit[i][:, values.long()].T
+        self.inside[:, i] += self.log_emit[i][:, values.long()].T
         for node in reversed(self.paths[i][1:]):
             self._refresh_message(node)
 

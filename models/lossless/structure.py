@@ -46,12 +46,29 @@ def mutual_information(data: np.ndarray, levels: int = 8) -> np.ndarray:
     return info
 
 
-def chow_liu_tree(data: np.ndarray, levels: int = 8) -> Tree:
-    """Maximum-MI spanning tree of the columns of (N, D) uint8 ``data``, rooted at its centre."""
+def grid_neighbours(height: int, width: int) -> np.ndarray:
+    """(H*W, H*W) 0/1 matrix of 4-neighbour pixel pairs (raster order)."""
+    index = np.arange(height * width).reshape(height, width)
+    adjacency = np.zeros((height * width, height * width))
+    for a, b in ((index[:, :-1], index[:, 1:]), (index[:-1, :], index[1:, :])):
+        adjacency[a.ravel(), b.ravel()] = adjacency[b.ravel(), a.ravel()] = 1.0
+    return adjacency
+
+
+def chow_liu_tree(data: np.ndarray, levels: int = 8, grid: tuple[int, int] | None = None) -> Tree:
+    """Maximum-MI spanning tree of the columns of (N, D) uint8 ``data``, rooted at its centre.
+
+    ``grid`` (H, W): the columns are the pixels of an image in raster order; ties (pixels
+    that never vary, such as MNIST's empty border, have zero information with everything)
+    are broken towards 4-neighbours, so they form chains instead of one node with hundreds
+    of children (which would make every product at that node slow).
+    """
     d = data.shape[1]
     if d == 1:
         return Tree(np.array([-1]), (np.array([0]),))
     info = mutual_information(data, levels)
+    if grid is not None:
+        info = info + 1e-9 * grid_neighbours(*grid)
     # minimum spanning tree of (max - MI): positive weights keep every edge in the graph
     weights = info.max() + 1e-6 - info
     np.fill_diagonal(weights, 0.0)
@@ -63,10 +80,18 @@ def chow_liu_tree(data: np.ndarray, levels: int = 8) -> Tree:
     while predecessors[path[-1]] >= 0:
         path.append(predecessors[path[-1]])
     root = int(path[len(path) // 2])
-    order, predecessors = breadth_first_order(graph, root, directed=False)
-    parent = np.where(predecessors < 0, -1, predecessors).astype(np.int64)
-    depth = np.zeros(d, dtype=np.int64)
-    for node in order[1:]:
-        depth[node] = depth[parent[node]] + 1
-    levels_by_depth = tuple(np.flatnonzero(depth == k) for k in range(depth.max() + 1))
-    return Tree(parent, levels_by_depth)
+    _, predecessors = breadth_first_order(graph, root, directed=False)
+    return tree_from_parent(np.where(predecessors < 0, -1, predecessors).astype(np.int64))
+
+
+def tree_from_parent(parent: np.ndarray) -> Tree:
+    """The :class:`Tree` of a (D,) parent array (-1 at the root)."""
+    parent = np.asarray(parent, dtype=np.int64)
+    depth = np.full(parent.size, -1, dtype=np.int64)
+    depth[parent < 0] = 0
+    for _ in range(parent.size):
+        if (depth >= 0).all():
+            break
+        ready = (depth < 0) & (depth[np.maximum(parent, 0)] >= 0)
+        depth[ready] = depth[parent[ready]] + 1
+    return Tree(parent, tuple(np.flatnonzero(depth == k) for k in range(depth.max() + 1)))

@@ -5,6 +5,7 @@ tools/make_golden.py writes the files next to this module; test_golden.py checks
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,24 @@ def checkpoint_tensor_hashes(state) -> dict[str, str]:
         ).hexdigest()
         for i, info in enumerate(source.tensors)
     }
+
+
+LOSSLESS_DIR = HERE / "lossless"
+LOSSLESS_FILES = {name: LOSSLESS_DIR / f"{name}.ncdc" for name in ("digits", "digit", "photo")}
+LOSSLESS_EXPECTED = LOSSLESS_DIR / "expected.json"
+
+
+def lossless_inputs() -> dict[str, np.ndarray]:
+    """Synthetic digit-like strokes (the mnist model, as a stack and as one compact file) and
+    a crop of the bundled photo (the patch model, odd size)."""
+    digits = np.zeros((3, 28, 28), dtype=np.uint8)
+    rows = np.arange(6, 22)
+    digits[0, rows, 13] = digits[0, rows, 14] = 255  # a "1"
+    digits[1, 6, 8:20] = 255  # a "7"
+    digits[1, rows, 27 - rows] = 200
+    digits[2, 8:20, 9] = digits[2, 8:20, 18] = digits[2, 8, 9:19] = digits[2, 19, 9:19] = 230
+    return {"digits": digits, "digit": digits[1], "photo": image_input()[:21, :37]}
+
+
+def pixel_hash(array: np.ndarray) -> str:
+    return hashlib.sha256(repr(array.shape).encode() + array.tobytes()).hexdigest()

@@ -66,3 +66,21 @@ def test_efficient_conditionals_equal_the_naive_scheme_and_chain_to_the_joint():
     assert torch.allclose(fast.exp().sum(dim=2), torch.ones(4, 7), atol=1e-5)
     chained = fast.gather(2, x[:, order][:, :, None]).sum(dim=(1, 2))
     assert (chained - circuit.log_likelihood(x)).abs().max() < 1e-4
+
+
+def test_tied_emission_basis_is_normalised_and_trains():
+    data = torch.from_numpy(correlated_data(n=600, d=5).astype(np.int64))
+    circuit = HCLT(chow_liu_tree(data.numpy().astype(np.uint8)), hidden=4, basis=6)
+    emit = circuit.log_emit()
+    assert emit.shape == (5, 4, 256)
+    assert torch.allclose(emit.exp().sum(-1), torch.ones(5, 4), atol=1e-5)
+    # the input layer agrees with the expanded table
+    direct = circuit.log_likelihood(data[:4])
+    full = HCLT(circuit.tree, hidden=4)
+    full.set_parameters([circuit.log_prior, circuit.log_trans, emit])
+    assert torch.allclose(direct, full.log_likelihood(data[:4]), atol=1e-4)
+    before = circuit.bits_per_dimension(data)
+    prior = torch.full((256,), 1.0 / 256)
+    for _ in range(5):
+        circuit.em_step(data, step=0.5, value_prior=prior)
+    assert circuit.bits_per_dimension(data) < before - 0.5
