@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.errors import InputError
+from codec.media.avstream import open_first_stream
 
 MAX_CHANNELS = 2
 RATES = range(8000, 192001)
@@ -86,16 +87,7 @@ def _decoded_blocks(path: Path, container, stream) -> Blocks:
 def open_input(path: Path) -> Iterator[Audio]:
     """Context manager yielding the :class:`Audio` of ``path``; the demuxer is closed when the
     context ends, even if not all blocks were read."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{path}: not a readable audio file ({exc})") from None
-    if not container.streams.audio:
-        container.close()
-        raise InputError(f"{path}: has no audio stream")
-    stream = container.streams.audio[0]
+    container, stream = open_first_stream(path, "audio", "audio file")
     rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
     if rate not in RATES or not 1 <= channels <= MAX_CHANNELS:
         container.close()

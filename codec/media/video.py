@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.errors import InputError
+from codec.media.avstream import open_first_stream
 
 DEFAULT_FPS = Fraction(25)
 MAX_SIDE = 1 << 14
@@ -77,14 +78,8 @@ def _check_size(width: int, height: int, name: str) -> None:
 def _open_container(path: Path) -> Video:
     import av
 
-    try:
-        container = av.open(str(path), format=RAW_BITSTREAMS.get(path.suffix.lower()))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{path}: not a readable video ({exc})") from None
-    if not container.streams.video:
-        container.close()
-        raise InputError(f"{path}: has no video stream")
-    stream = container.streams.video[0]
+    fmt = RAW_BITSTREAMS.get(path.suffix.lower())
+    container, stream = open_first_stream(path, "video", "video", fmt)
     stream.thread_type = "AUTO"
     fps = stream.average_rate or stream.guessed_rate or DEFAULT_FPS
     width, height = stream.codec_context.width, stream.codec_context.height
