@@ -30,6 +30,29 @@ MAX_PRECISION = 24
 _ROWS_PER_BLOCK = 1 << 14
 
 
+def _check_table_size(n_symbols: int, precision: int) -> int:
+    """2**precision after checking that ``n_symbols`` entries >= 1 fit such a row."""
+    if not 1 <= precision <= MAX_PRECISION:
+        raise InvalidParameterError(f"precision must be in 1..{MAX_PRECISION}, got {precision}")
+    total = 1 << precision
+    if n_symbols > total // 2:
+        raise InvalidParameterError(
+            f"{n_symbols} symbols do not fit a {precision}-bit table (at most {total // 2})"
+        )
+    return total
+
+
+def shift_rows_below(rows: np.ndarray, bits: int) -> np.ndarray:
+    """Right-shift each row of a non-negative (N, K) int64 array until its maximum is below
+    2**bits (rows already below are unchanged). Integer-exact: the shift is the biased IEEE
+    exponent of the row maximum (its bit length, or one more if the conversion to float64
+    rounded up), so it is the same on every platform."""
+    top = rows.max(axis=1).astype(np.float64)
+    shift = (top.view(np.int64) >> 52) - (1022 + bits)
+    np.maximum(shift, 0, out=shift)
+    return rows >> shift[:, None]
+
+
 def quantize_probabilities(
     probabilities: np.ndarray, precision: int = DEFAULT_PRECISION
 ) -> np.ndarray:
@@ -46,14 +69,8 @@ def quantize_probabilities(
     p = np.atleast_2d(p)
     if p.ndim != 2 or p.shape[1] < 1:
         raise InvalidParameterError(f"probabilities must be (K,) or (N, K), got {p.shape}")
-    if not 1 <= precision <= MAX_PRECISION:
-        raise InvalidParameterError(f"precision must be in 1..{MAX_PRECISION}, got {precision}")
     n_rows, n_symbols = p.shape
-    total = 1 << precision
-    if n_symbols > total // 2:
-        raise InvalidParameterError(
-            f"{n_symbols} symbols do not fit a {precision}-bit table (at most {total // 2})"
-        )
+    total = _check_table_size(n_symbols, precision)
     out = np.empty(p.shape, dtype=np.int32)
     for start in range(0, n_rows, _ROWS_PER_BLOCK):
         block = p[start : start + _ROWS_PER_BLOCK]
@@ -83,21 +100,15 @@ def quantize_counts(counts: np.ndarray, precision: int = DEFAULT_PRECISION) -> n
     c = np.asarray(counts)
     if c.ndim != 2 or c.shape[1] < 1 or c.dtype.kind not in "iu":
         raise InvalidParameterError(f"counts must be (N, K) integers, got {c.dtype} {c.shape}")
-    if not 1 <= precision <= MAX_PRECISION:
-        raise InvalidParameterError(f"precision must be in 1..{MAX_PRECISION}, got {precision}")
-    n_symbols, total = c.shape[1], 1 << precision
-    if n_symbols > total // 2:
-        raise InvalidParameterError(
-            f"{n_symbols} symbols do not fit a {precision}-bit table (at most {total // 2})"
-        )
+    n_symbols = c.shape[1]
+    total = _check_table_size(n_symbols, precision)
     c = c.astype(np.int64)
     if c.size and (c.min() < 0 or c.max() > 1 << 62):
         raise InvalidParameterError("counts must lie in 0..2**62")
     top = c.max(axis=1)
     if not (top > 0).all():
         raise InvalidParameterError("a count row is all zero")
-    _, exponent = np.frexp(top.astype(np.float64))
-    c = c >> np.maximum(exponent - 31, 0).astype(np.int64)[:, None]
+    c = shift_rows_below(c, 31)
     freq = c * (total - n_symbols) // c.sum(axis=1, keepdims=True) + 1
     freq[np.arange(freq.shape[0]), np.argmax(c, axis=1)] += total - freq.sum(axis=1)
     return freq.astype(np.int32)

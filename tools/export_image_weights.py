@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from entropy.tables import TableSet  # noqa: E402
 from models.image.context import LATENT_BOUND  # noqa: E402
 from models.image.integer import export_integer_network  # noqa: E402
-from models.image.model import HYPER_INPUT_BOUND, file_digest  # noqa: E402
+from models.image.model import HYPER_INPUT_BOUND  # noqa: E402
 from models.image.network import (  # noqa: E402
     LAMBDAS,
     MEAN_STEPS,
@@ -37,6 +37,7 @@ from models.image.network import (  # noqa: E402
     gaussian_likelihood,
     scale_from_index,
 )
+from models.shipped import digest  # noqa: E402
 from tools.train_image import load_images, random_batch  # noqa: E402
 
 Z_TAIL_RADIUS = 128
@@ -159,14 +160,14 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out), metadata)
     args.out.chmod(0o644)
-    digest = file_digest(args.out)
+    sha256 = digest(args.out.read_bytes())
 
     manifest_path = args.out.parent / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest[name] = {
         "kind": "image",
         "file": args.out.name,
-        "sha256": digest,
+        "sha256": sha256,
         "bytes": args.out.stat().st_size,
         "training": {
             "data": "shared/data/image/train + Debian wallpaper photos (tools/fetch_image_data.py)",
@@ -178,7 +179,7 @@ def main() -> None:
         },
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"{args.out}: {args.out.stat().st_size} bytes, sha256 {digest}, step {state['step']}")
+    print(f"{args.out}: {args.out.stat().st_size} bytes, sha256 {sha256}, step {state['step']}")
     integer_path_cost(net, args.out, load_images(args.data)[-3:])
 
 

@@ -23,7 +23,6 @@ emission value distributions are smoothed towards the training value histogram
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -46,6 +45,7 @@ from models.lossless.integer import quantize_circuit  # noqa: E402
 from models.lossless.predict import residuals  # noqa: E402
 from models.lossless.structure import Tree, chow_liu_tree  # noqa: E402
 from models.lossless.weights import save_circuit  # noqa: E402
+from models.shipped import digest, weights_id  # noqa: E402
 
 SHARED_IMAGES = ROOT.parent / "shared" / "data" / "image" / "train"
 PATCHES_PER_IMAGE = 6000
@@ -136,7 +136,7 @@ def export(run: Path, target: Path) -> None:
     manifest[target.stem] = {
         "kind": "lossless",
         "file": target.name,
-        "sha256": hashlib.sha256(blob).hexdigest(),
+        "sha256": digest(blob),
         "bytes": len(blob),
         "training": {
             "data": DATA[state["model"]],
@@ -148,8 +148,10 @@ def export(run: Path, target: Path) -> None:
         },
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    weights_id = f"{target.stem}@{manifest[target.stem]['sha256'][:12]}"
-    print(f"exported epoch {state['epoch']} (validation {state['val_bpd']:.4f}) as {weights_id}")
+    print(
+        f"exported epoch {state['epoch']} (validation {state['val_bpd']:.4f})"
+        f" as {weights_id(target.stem, blob)}"
+    )
 
 
 def main() -> None:

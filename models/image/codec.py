@@ -36,12 +36,13 @@ MAX_PIXELS = 1 << 26
 
 @functools.cache
 def _load_model(path: Path):
-    from models.image.model import ImageModel, file_digest
+    from models.image.model import ImageModel
+    from models.shipped import weights_id
 
     if not path.is_file():
         raise InputError(f"image weights missing: {path} (reinstall the package)")
     model = ImageModel.load(path)
-    return model, f"{model.name}@{file_digest(path)[:12]}"
+    return model, weights_id(model.name, path.read_bytes())
 
 
 @functools.cache

@@ -16,7 +16,6 @@ tables ``z_tables.frequencies`` (Z, K) int32 zero-padded, ``z_tables.lengths`` (
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 
@@ -29,10 +28,6 @@ from models.image.integer import IntegerNetwork
 from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig
 
 HYPER_INPUT_BOUND = 4096
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class ImageModel:

@@ -22,10 +22,12 @@ Cost per variable and image: O(depth * k^2 + k * 256), like the float scheme.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from entropy import quantize_counts, quantize_probabilities
+from entropy.tables import shift_rows_below
 
 VALUES = 256
 TRANS_BITS = 16
@@ -55,6 +57,43 @@ class IntegerTables:
     @property
     def dims(self) -> int:
         return int(self.parent.shape[0])
+
+    # derived once per tables (a shipped circuit is loaded once per process), not per batch
+
+    @cached_property
+    def children(self) -> list[list[int]]:
+        children: list[list[int]] = [[] for _ in range(self.dims)]
+        for node, up in enumerate(self.parent.tolist()):
+            if up >= 0:
+                children[up].append(node)
+        return children
+
+    @cached_property
+    def paths(self) -> list[list[int]]:
+        """Path root -> node of every node."""
+        parent = self.parent.tolist()
+        paths = []
+        for node in range(self.dims):
+            path = [node]
+            while parent[path[-1]] >= 0:
+                path.append(parent[path[-1]])
+            paths.append(path[::-1])
+        return paths
+
+    @cached_property
+    def trans_down(self) -> np.ndarray:
+        """(D, k parent, k child) float64 copy of ``trans`` (exact: integers < 2**17)."""
+        return self.trans.astype(np.float64)
+
+    @cached_property
+    def trans_up(self) -> np.ndarray:
+        """(D, k child, k parent) float64, for messages to the parent."""
+        return np.ascontiguousarray(self.trans_down.transpose(0, 2, 1))
+
+    @cached_property
+    def emit_float(self) -> np.ndarray:
+        """(D, k, 256) float64 copy of ``emit`` (exact)."""
+        return self.emit.astype(np.float64)
 
 
 def _quantize(log_probs: np.ndarray, bits: int) -> np.ndarray:
@@ -104,14 +143,8 @@ def tables_from_arrays(arrays: dict[str, np.ndarray]) -> IntegerTables:
 
 
 def _renormalise(v: np.ndarray) -> np.ndarray:
-    """Shift each row of a non-negative (B, n) int64 array right until its maximum is below
-    2**MESSAGE_BITS (rows already below stay as they are)."""
-    top = v.max(axis=1).astype(np.float64)
-    # biased IEEE exponent - 1022: the bit length of the maximum (or one more, if rounding
-    # to float64 carried); 0 stays 0
-    shift = (top.view(np.int64) >> 52) - (1022 + MESSAGE_BITS)
-    np.maximum(shift, 0, out=shift)
-    return v >> shift[:, None]
+    """Rows of a non-negative (B, n) int64 array shifted below 2**MESSAGE_BITS."""
+    return shift_rows_below(v, MESSAGE_BITS)
 
 
 def _exact_matmul(v: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -138,30 +171,18 @@ class IntegerConditionals:
 
     def __init__(self, tables: IntegerTables, batch: int) -> None:
         self.tables = tables
-        parent = tables.parent.tolist()
         d, k = tables.dims, tables.hidden
-        self.parent = parent
-        self.children: list[list[int]] = [[] for _ in range(d)]
-        for node, up in enumerate(parent):
-            if up >= 0:
-                self.children[up].append(node)
-        self.paths = [self._path(i) for i in range(d)]
-        self._trans = tables.trans.astype(np.float64)
-        self._trans_up = np.ascontiguousarray(self._trans.transpose(0, 2, 1))
-        self._emit = tables.emit.astype(np.float64)
+        self.parent = tables.parent.tolist()
+        self.children, self.paths = tables.children, tables.paths
+        self._trans, self._trans_up = tables.trans_down, tables.trans_up
+        self._emit = tables.emit_float
         self.observed: list[np.ndarray | None] = [None] * d  # (B, k) evidence factors
         # messages of subtrees without evidence are constant: any constant vector will do
         self.message = np.ones((d, batch, k), dtype=np.int64)
         self.dirty = [False] * d
         self.seen = [False] * d  # evidence somewhere in the subtree (else the message is 1)
         root = np.broadcast_to(tables.prior, (batch, k))
-        self._outside: list[tuple[int, np.ndarray]] = [(parent.index(-1), root)]
-
-    def _path(self, node: int) -> list[int]:
-        path = [node]
-        while self.parent[path[-1]] >= 0:
-            path.append(self.parent[path[-1]])
-        return path[::-1]  # root first
+        self._outside: list[tuple[int, np.ndarray]] = [(self.parent.index(-1), root)]
 
     def _message(self, node: int) -> np.ndarray:
         """Current (B, k) message of ``node`` to its parent."""

@@ -10,7 +10,7 @@ SHA-256>``), for patch models ``patch`` (the patch side in pixels) and ``predict
 from __future__ import annotations
 
 import functools
-import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from codec.errors import InputError
 from models.lossless.integer import IntegerTables, tables_from_arrays
+from models.shipped import weights_id
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -40,19 +41,17 @@ def save_circuit(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, 
 
 @functools.cache
 def load_circuit(path: Path) -> ShippedCircuit:
-    """The circuit in ``path`` (cached per process)."""
-    from safetensors import safe_open
+    """The circuit in ``path`` (cached per process; the file is read once)."""
+    from safetensors.numpy import load
 
     if not path.is_file():
         raise InputError(f"lossless weights missing: {path} (reinstall the package)")
     blob = path.read_bytes()
-    with safe_open(str(path), framework="numpy") as f:
-        arrays = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-        metadata = dict(f.metadata() or {})
-    tables = tables_from_arrays(arrays)
+    header_length = int.from_bytes(blob[:8], "little")  # safetensors: u64 + JSON header
+    metadata = json.loads(blob[8 : 8 + header_length]).get("__metadata__", {})
+    tables = tables_from_arrays(load(blob))
     _check_tree(tables.parent)
-    digest = hashlib.sha256(blob).hexdigest()[:12]
-    return ShippedCircuit(tables, f"{metadata['name']}@{digest}", metadata)
+    return ShippedCircuit(tables, weights_id(metadata["name"], blob), metadata)
 
 
 def _check_tree(parent: np.ndarray) -> None:

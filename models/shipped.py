@@ -1,0 +1,19 @@
+"""Identity of shipped weights files: ``name@<first 12 hex digits of the file's SHA-256>``.
+
+Every codec with weights writes this id in the container header and refuses files made with
+other weights; tools/ use it when exporting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def digest(blob: bytes) -> str:
+    """SHA-256 of a weights file, hex (as in models/weights/MANIFEST.json)."""
+    return hashlib.sha256(blob).hexdigest()
+
+
+def weights_id(name: str, blob: bytes) -> str:
+    """The id of a weights file named ``name`` whose bytes are ``blob``."""
+    return f"{name}@{digest(blob)[:12]}"
