@@ -104,12 +104,14 @@ def encode(
     reference: Any = None,
     max_error: float | None = None,
     state_error: float | None = None,
+    mode: str | None = None,
 ) -> bytes:
     """Encode in-memory media to container bytes. ``bytes`` input defaults to kind "raw".
 
     ``reference``, ``max_error`` and ``state_error`` apply to checkpoints (a structure of
     torch tensors): the previous checkpoint to code against, and the near-lossless error
-    bounds of parameters and of optimizer moments (docs/checkpoint.md).
+    bounds of parameters and of optimizer moments (docs/checkpoint.md). ``mode``: a codec
+    variant (audio: ``"rvq"`` or ``"fsq"``).
     """
     if kind is None:
         if not isinstance(media, (bytes, bytearray, memoryview)):
@@ -117,7 +119,7 @@ def encode(
         kind = "raw"
     _check_reference(kind, reference, max_error)
     codec = get_kind(kind).codec()
-    options = EncodeOptions(quality, bitrate, device, reference, max_error, state_error)
+    options = EncodeOptions(quality, bitrate, device, reference, max_error, state_error, mode)
     encoded = codec.encode(media, options)
     return container_bytes(
         kind, codec.codec_id, encoded.chunks, encoded.metadata, encoded.weights_id
@@ -150,13 +152,14 @@ def encode_file(
     reference: PathLike | None = None,
     max_error: float | None = None,
     state_error: float | None = None,
+    mode: str | None = None,
     force: bool = False,
     progress: bool = False,
 ) -> EncodeReport:
     """Encode the file ``src`` into the container file ``dst`` (written atomically).
 
     ``reference``: checkpoint file to code against; ``max_error``/``state_error``:
-    near-lossless bounds (checkpoints).
+    near-lossless bounds (checkpoints); ``mode``: a codec variant (audio: rvq or fsq).
     """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
@@ -176,7 +179,7 @@ def encode_file(
         _reference_source(kind, reference) as ref,
         atomic_output(dst, force) as tmp,
     ):
-        options = EncodeOptions(quality, bitrate, device, ref, max_error, state_error)
+        options = EncodeOptions(quality, bitrate, device, ref, max_error, state_error, mode)
         encoded = codec.encode(media, options)
         chunks = _progress(encoded.chunks, None, f"encoding {src.name}", progress)
         with open(tmp, "wb") as out, tempfile.TemporaryFile(dir=dst.parent) as spool:

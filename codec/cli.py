@@ -62,6 +62,7 @@ def main() -> None:
 @click.option("--kind", type=click.Choice(KIND_NAMES), help="Media kind (default: detected).")
 @click.option("--quality", type=int, help="Quality level of lossy codecs (higher is better).")
 @click.option("--bitrate", type=float, help="Target bitrate in kbit/s (audio, video).")
+@click.option("--mode", help="Codec variant (audio: rvq [default] or fsq).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option(
     "--reference",
@@ -90,6 +91,7 @@ def encode(
     kind: str | None,
     quality: int | None,
     bitrate: float | None,
+    mode: str | None,
     device: str,
     reference: Path | None,
     max_error: float | None,
@@ -123,6 +125,7 @@ def encode(
         reference=reference,
         max_error=max_error,
         state_error=state_error,
+        mode=mode,
         force=force,
         progress=progress,
     )

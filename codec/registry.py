@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from codec.container import ContainerHeader, MetaValue
-from codec.errors import BitstreamError, KindNotAvailableError
+from codec.errors import BitstreamError, InvalidParameterError, KindNotAvailableError
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class EncodeOptions:
 
     ``reference``: a media object the input is coded against (checkpoint kind: the previous
     checkpoint); ``max_error`` / ``state_error``: near-lossless error bounds of parameters and
-    of optimizer moments (checkpoint kind).
+    of optimizer moments (checkpoint kind); ``mode``: a codec's variant (audio: ``rvq`` or
+    ``fsq``).
     """
 
     quality: int | None = None
@@ -32,6 +33,24 @@ class EncodeOptions:
     reference: Any = None
     max_error: float | None = None
     state_error: float | None = None
+    mode: str | None = None
+
+    def require_only(self, codec: str, *accepted: str) -> None:
+        """Raise ``InvalidParameterError`` naming the first option set by the user that
+        ``codec`` does not take (``accepted``: field names it does take)."""
+        for name, flag in _FLAGS.items():
+            if name not in accepted and getattr(self, name) is not None:
+                raise InvalidParameterError(f"the {codec} takes no {flag}")
+
+
+_FLAGS = {
+    "quality": "--quality",
+    "bitrate_kbps": "--bitrate",
+    "mode": "--mode",
+    "reference": "--reference",
+    "max_error": "--max-error",
+    "state_error": "--state-error",
+}
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,8 @@ KINDS: dict[str, KindSpec] = {
             "audio",
             "audio files (RVQ / FSQ neural audio codec)",
             (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a"),
+            {"audio-v1": "models.audio.codec:AudioCodec"},
+            "codec.media.audio",
         ),
         KindSpec(
             "lossless",

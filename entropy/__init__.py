@@ -32,6 +32,7 @@ from entropy.families import (
     IndexedFamily,
     IndexedGaussian,
     IndexedLaplace,
+    IndexedRows,
 )
 from entropy.streams import StreamKind, SymbolDecoder, SymbolEncoder
 from entropy.tables import TableSet, quantize_counts, quantize_probabilities
@@ -42,6 +43,7 @@ __all__ = [
     "IndexedFamily",
     "IndexedGaussian",
     "IndexedLaplace",
+    "IndexedRows",
     "StreamKind",
     "SymbolDecoder",
     "SymbolEncoder",

@@ -262,6 +262,30 @@ class CategoricalRows:
         return decoder.decode(self._family, rows).astype(np.int64)
 
 
+class IndexedRows:
+    """A fixed table of integer frequency rows, validated once; each symbol is coded with
+    the row its index names (context models whose rows are shipped with weights).
+
+    Same rules as :class:`CategoricalRows`, without re-checking the rows on every call.
+    """
+
+    _family = constriction.stream.model.Categorical(perfect=False)
+
+    def __init__(self, frequencies: np.ndarray) -> None:
+        self.rows = _check_rows(frequencies, np.shape(frequencies)[0])
+
+    def encode(self, encoder: SymbolEncoder, symbols: np.ndarray, rows: np.ndarray) -> None:
+        """symbols: (N,) ints in 0..K-1; rows: (N,) row indexes."""
+        symbols = _as_int64(symbols, "symbols")
+        if symbols.size and (symbols.min() < 0 or symbols.max() >= self.rows.shape[1]):
+            raise InvalidParameterError(f"symbols must lie in 0..{self.rows.shape[1] - 1}")
+        encoder.encode(symbols, self._family, self.rows[rows])
+
+    def decode(self, decoder: SymbolDecoder, rows: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`encode`; returns (N,) int64."""
+        return decoder.decode(self._family, self.rows[rows]).astype(np.int64)
+
+
 class AdaptiveContextModel:
     """Adaptive categorical model per context, driven by integer counts.
 

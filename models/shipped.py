@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
+from codec.errors import BitstreamError
+
 
 def digest(blob: bytes) -> str:
     """SHA-256 of a weights file, hex (as in models/weights/MANIFEST.json)."""
@@ -17,3 +19,12 @@ def digest(blob: bytes) -> str:
 def weights_id(name: str, blob: bytes) -> str:
     """The id of a weights file named ``name`` whose bytes are ``blob``."""
     return f"{name}@{digest(blob)[:12]}"
+
+
+def check_weights(file_id: str, ours: str) -> None:
+    """Raise ``BitstreamError`` unless a file's weights id is the one this build ships."""
+    if file_id != ours:
+        raise BitstreamError(
+            f"file was made with weights {file_id!r}; this build has {ours!r}"
+            " (decode it with the package version that wrote it)"
+        )

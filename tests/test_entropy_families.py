@@ -15,6 +15,7 @@ from entropy import (
     IndexedFamily,
     IndexedGaussian,
     IndexedLaplace,
+    IndexedRows,
     StreamKind,
     SymbolDecoder,
     SymbolEncoder,
@@ -218,3 +219,19 @@ def test_decoding_garbage_gives_symbols_or_bitstream_error(data, stream):
         decoder.finish()
     except BitstreamError:
         pass
+
+
+def test_indexed_rows_round_trip_and_range_check():
+    rows = np.array([[1, 2, 3, 4], [10, 1, 1, 1], [1, 1, 1, 100]])
+    table = IndexedRows(rows)
+    symbols, index = np.array([0, 3, 2, 0, 3]), np.array([1, 2, 0, 1, 2])
+    for kind in StreamKind:
+        encoder = SymbolEncoder(kind)
+        table.encode(encoder, symbols, index)
+        decoder = SymbolDecoder(encoder.to_bytes(), kind)
+        assert np.array_equal(table.decode(decoder, index), symbols)
+        decoder.finish()
+    with pytest.raises(InvalidParameterError):
+        table.encode(SymbolEncoder(), np.array([4]), np.array([0]))
+    with pytest.raises(InvalidParameterError):
+        IndexedRows(np.array([[0, 1]]))

@@ -2,7 +2,7 @@
 (with a CHANGELOG entry) or a new version of shipped weights: the files pin what decoders
 must keep reading.
 
-    python tools/make_golden.py
+    python tools/make_golden.py [--no-image] [--no-audio]
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import codec  # noqa: E402
 from tests.conformance.golden import (  # noqa: E402
+    AUDIO_CASES,
+    AUDIO_DIR,
+    AUDIO_EXPECTED,
+    AUDIO_FILES,
+    AUDIO_INPUT,
     CHECKPOINT_DIR,
     CHECKPOINT_EXPECTED,
     CHECKPOINT_FILES,
@@ -33,6 +38,7 @@ from tests.conformance.golden import (  # noqa: E402
     image_file,
     image_input,
     lossless_inputs,
+    pcm_hash,
     pixel_hash,
     raw_input,
 )
@@ -89,6 +95,25 @@ def make_lossless_goldens() -> None:
     print(f"lossless goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
 
+def make_audio_goldens() -> None:
+    """samples/melody_22k.flac (stereo, 22.05 kHz) at each case of AUDIO_CASES.
+
+    Rerun after every change of models/weights/audio-v1.safetensors.
+    """
+    AUDIO_DIR.mkdir(exist_ok=True)
+    expected = {}
+    for name, (mode, bitrate) in AUDIO_CASES.items():
+        codec.encode_file(AUDIO_INPUT, AUDIO_FILES[name], mode=mode, bitrate=bitrate, force=True)
+        decoded = codec.decode(AUDIO_FILES[name].read_bytes())
+        expected[name] = {
+            "weights_id": decoded.header.weights_id,
+            "pcm_sha256": pcm_hash(decoded.media),
+            "bytes": AUDIO_FILES[name].stat().st_size,
+        }
+    AUDIO_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
+    print(f"audio goldens: { {k: v['bytes'] for k, v in expected.items()} }")
+
+
 if __name__ == "__main__":
     for stream, path in ENTROPY_FILES.items():
         path.write_bytes(encode_entropy(stream))
@@ -100,3 +125,5 @@ if __name__ == "__main__":
     make_lossless_goldens()
     if "--no-image" not in sys.argv:
         make_image_goldens()
+    if "--no-audio" not in sys.argv:
+        make_audio_goldens()

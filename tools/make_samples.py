@@ -6,6 +6,8 @@ samples/mandelbrot_320x240.pgm: an 8-bit grayscale rendering of the Mandelbrot s
 smooth (continuous escape-time) shading.
 samples/seeding_384x256.png: "seeding" by Clemens Engelhardt (CC0-1.0, Debian package
 lomiri-wallpapers-16.04), downscaled 5x and cropped; the README demo's photo.
+samples/melody_22k.flac: a procedural plucked-string melody (Karplus-Strong synthesis of
+two voices, stereo, 22.05 kHz, 4 s); the audio demo's input and the audio golden files'.
 """
 
 from __future__ import annotations
@@ -46,6 +48,46 @@ def write_pgm(image: np.ndarray, path: Path) -> None:
     path.write_bytes(f"P5\n{width} {height}\n255\n".encode() + image.tobytes())
 
 
+def plucked_melody(rate: int = 22050, seconds: float = 4.0) -> np.ndarray:
+    """(2, n) float32 stereo melody: Karplus-Strong plucks, a melody left of centre and a
+    bass line right of it."""
+    rng = np.random.default_rng(2026)
+    n = int(rate * seconds)
+    out = np.zeros((2, n))
+    melody = [
+        (0.0, 659.3),
+        (0.5, 587.3),
+        (1.0, 523.3),
+        (1.5, 587.3),
+        (2.0, 659.3),
+        (2.25, 659.3),
+        (2.5, 659.3),
+        (3.0, 587.3),
+        (3.25, 587.3),
+        (3.5, 659.3),
+    ]
+    bass = [(0.0, 130.8), (1.0, 98.0), (2.0, 130.8), (3.0, 98.0)]
+    for notes, pan, gain in ((melody, 0.3, 0.5), (bass, 0.7, 0.6)):
+        for start, freq in notes:
+            period = int(round(rate / freq))
+            length = min(n - int(start * rate), int(1.2 * rate))
+            line = rng.uniform(-1, 1, period)
+            tone = np.empty(length)
+            for i in range(length):  # averaging delay line: a decaying string
+                tone[i] = line[i % period]
+                line[i % period] = 0.996 * 0.5 * (line[i % period] + line[(i + 1) % period])
+            at = int(start * rate)
+            out[0, at : at + length] += gain * (1 - pan) * tone
+            out[1, at : at + length] += gain * pan * tone
+    return (0.9 * out / np.abs(out).max()).astype(np.float32)
+
+
+def write_flac(samples: np.ndarray, rate: int, path: Path) -> None:
+    from codec.media.audio import Audio, AudioInfo, write
+
+    write(Audio(AudioInfo(rate, samples.shape[0], samples.shape[1]), iter([samples])), path)
+
+
 def cc0_photo(out: Path) -> None:
     """A CC0 photograph from a Debian wallpaper package, downscaled to 384x256."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,8 +101,13 @@ def cc0_photo(out: Path) -> None:
 
 if __name__ == "__main__":
     SAMPLES.mkdir(exist_ok=True)
-    outputs = (SAMPLES / "mandelbrot_320x240.pgm", SAMPLES / "seeding_384x256.png")
+    outputs = (
+        SAMPLES / "mandelbrot_320x240.pgm",
+        SAMPLES / "seeding_384x256.png",
+        SAMPLES / "melody_22k.flac",
+    )
     write_pgm(mandelbrot(320, 240), outputs[0])
     cc0_photo(outputs[1])
+    write_flac(plucked_melody(), 22050, outputs[2])
     for out in outputs:
         print(f"wrote {out} ({out.stat().st_size} bytes)")

@@ -55,6 +55,8 @@ class Audio:
         resampler = av.AudioResampler(format="fltp", layout=_LAYOUTS[channels], rate=rate)
         layout = _LAYOUTS[self.info.channels]
         for block in self._blocks:
+            if not block.shape[1]:
+                continue  # FFmpeg rejects empty frames
             frame = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(block), format="fltp", layout=layout
             )
@@ -125,4 +127,9 @@ def write(audio: Audio, path: Path) -> None:
 
 
 def collect(audio: Audio) -> Audio:
-    return audio
+    """In-memory result of a decode: all samples decoded now, as one (C, n) block (so that
+    corrupt data fails inside ``codec.decode``)."""
+    blocks = list(audio.blocks())
+    channels = audio.info.channels
+    samples = np.concatenate(blocks, axis=1) if blocks else np.zeros((channels, 0), np.float32)
+    return Audio(audio.info, (b for b in [samples]))

@@ -74,10 +74,7 @@ class CheckpointCodec(Codec):
 
     def encode(self, media: Any, options: EncodeOptions) -> Encoded:
         """media: a CheckpointSource or an in-memory structure of torch tensors."""
-        if options.quality is not None or options.bitrate_kbps is not None:
-            raise InvalidParameterError(
-                "checkpoints take --max-error (near-lossless), not --quality/--bitrate"
-            )
+        options.require_only("checkpoint codec", "reference", "max_error", "state_error")
         source = media if isinstance(media, CheckpointSource) else from_object(media)
         reference = _as_source(options.reference)
         if options.state_error is not None and options.max_error is None:

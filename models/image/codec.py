@@ -25,6 +25,7 @@ from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
 from entropy import IndexedGaussian, SymbolDecoder, SymbolEncoder
 from models.image.context import checkerboard, group_bounds
 from models.image.network import MEAN_STEPS
+from models.shipped import check_weights
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "image-v1.safetensors"
 QUALITIES = range(1, 8)
@@ -71,8 +72,7 @@ class ImageCodec(Codec):
         import torch
         import torch.nn.functional as F
 
-        if options.bitrate_kbps is not None:
-            raise InvalidParameterError("the image codec takes --quality, not --bitrate")
+        options.require_only("image codec (it takes --quality)", "quality")
         quality = DEFAULT_QUALITY if options.quality is None else options.quality
         if quality not in QUALITIES:
             raise InvalidParameterError(f"--quality must be 1..7, got {quality}")
@@ -123,11 +123,7 @@ class ImageCodec(Codec):
         if channels not in (1, 3) or quality not in QUALITIES:
             raise BitstreamError(f"image header: channels {channels} / quality {quality} invalid")
         model, weights_id = self._model()
-        if header.weights_id != weights_id:
-            raise BitstreamError(
-                f"file was made with weights {header.weights_id!r}; this build has {weights_id!r}"
-                " (decode it with the package version that wrote it)"
-            )
+        check_weights(header.weights_id, weights_id)
         if len(header.chunks) != 1 + len(model.groups):
             raise BitstreamError(
                 f"image file needs {1 + len(model.groups)} chunks, has {len(header.chunks)}"

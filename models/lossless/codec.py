@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from codec.container import ContainerHeader
-from codec.errors import BitstreamError, InputError, InvalidParameterError
+from codec.errors import BitstreamError, InputError
 from codec.media.lossless import layout
 from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
 from models.lossless.coding import decode_pixels, encode_pixels
 from models.lossless.predict import reconstruct, residuals
 from models.lossless.weights import WEIGHTS_DIR, ShippedCircuit, load_circuit
+from models.shipped import check_weights
 
 MNIST_WEIGHTS = WEIGHTS_DIR / "mnist-pc-v1.safetensors"
 PATCH_WEIGHTS = WEIGHTS_DIR / "patch-pc-v1.safetensors"
@@ -38,18 +39,6 @@ MNIST_SIDE = 28
 MNIST_BATCH = 500
 PATCH_BATCH = 8192
 MAX_PLANE_PIXELS = 1 << 26
-
-
-def _check_options(options: EncodeOptions) -> None:
-    chosen = {
-        "--quality": options.quality,
-        "--bitrate": options.bitrate_kbps,
-        "--reference": options.reference,
-        "--max-error": options.max_error,
-    }
-    for flag, value in chosen.items():
-        if value is not None:
-            raise InvalidParameterError(f"the lossless codec takes no {flag}")
 
 
 def to_planes(images: np.ndarray) -> np.ndarray:
@@ -102,7 +91,7 @@ class LosslessCodec(Codec):
         return load_circuit(self.paths[model])
 
     def encode(self, media: np.ndarray, options: EncodeOptions) -> Encoded:
-        _check_options(options)
+        options.require_only("lossless codec")
         array = np.asarray(media)
         if array.dtype != np.uint8:
             raise InputError(f"lossless input must be uint8, got {array.dtype}")
@@ -158,11 +147,7 @@ class LosslessCodec(Codec):
         if model == "mnist" and (h, w, c) != (MNIST_SIDE, MNIST_SIDE, 1):
             raise BitstreamError(f"lossless header: mnist model with shape {shape}")
         circuit = self._circuit(model)
-        if header.weights_id != circuit.weights_id:
-            raise BitstreamError(
-                f"file was made with weights {header.weights_id!r}; this build has"
-                f" {circuit.weights_id!r}"
-            )
+        check_weights(header.weights_id, circuit.weights_id)
         expected = (
             -(-n // MNIST_BATCH)
             if model == "mnist"

@@ -23,7 +23,7 @@ import numpy as np
 import zstandard
 
 from codec.container import ContainerHeader
-from codec.errors import BitstreamError, InputError, InvalidParameterError
+from codec.errors import BitstreamError, InputError
 from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
 from codec.zstd import decompress_at_most
 from entropy import AdaptiveContextModel, SymbolDecoder, SymbolEncoder
@@ -73,8 +73,7 @@ class RawCodec(Codec):
 
     def encode(self, media: bytes | BinaryIO, options: EncodeOptions) -> Encoded:
         """media: bytes, or a binary file object read block by block."""
-        if options.quality is not None or options.bitrate_kbps is not None:
-            raise InvalidParameterError("raw is lossless: --quality/--bitrate do not apply")
+        options.require_only("raw codec (lossless bytes)")
         if isinstance(media, (bytes, bytearray, memoryview)):
             media = io.BytesIO(bytes(media))
         elif not hasattr(media, "read"):

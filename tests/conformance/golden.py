@@ -5,7 +5,9 @@ tools/make_golden.py writes the files next to this module; test_golden.py checks
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,19 @@ RAW_FILE = HERE / "raw_v1.ncdc"
 IMAGE_DIR = HERE / "image"
 IMAGE_EXPECTED = IMAGE_DIR / "expected.json"
 IMAGE_QUALITIES = range(1, 8)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch limited to ``n`` threads; restore the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _lcg(n: int, seed: int) -> np.ndarray:
@@ -179,3 +194,17 @@ def lossless_inputs() -> dict[str, np.ndarray]:
 
 def pixel_hash(array: np.ndarray) -> str:
     return hashlib.sha256(repr(array.shape).encode() + array.tobytes()).hexdigest()
+
+
+AUDIO_DIR = HERE / "audio"
+AUDIO_CASES = {"rvq6": ("rvq", 6.0), "rvq1.5": ("rvq", 1.5), "fsq": ("fsq", None)}
+AUDIO_FILES = {name: AUDIO_DIR / f"{name}.ncdc" for name in AUDIO_CASES}
+AUDIO_EXPECTED = AUDIO_DIR / "expected.json"
+AUDIO_INPUT = HERE.parent.parent / "samples" / "melody_22k.flac"
+
+
+def pcm_hash(audio) -> str:
+    """sha256 of decoded audio as the 16-bit PCM a wav file would hold (channels first)."""
+    samples = np.concatenate(list(audio.blocks()), axis=1)
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
+    return hashlib.sha256(repr(pcm.shape).encode() + pcm.tobytes()).hexdigest()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 import codec
 from tests.conformance.golden import (
@@ -13,6 +12,7 @@ from tests.conformance.golden import (
     CHECKPOINT_FILES,
     checkpoint_inputs,
     checkpoint_tensor_hashes,
+    torch_threads,
 )
 
 EXPECTED = json.loads(CHECKPOINT_EXPECTED.read_text())
@@ -24,12 +24,8 @@ def test_golden_checkpoint_decodes_to_recorded_hashes(name, threads):
     previous, current = checkpoint_inputs()
     reference = None if name == "alone" else previous
     golden = CHECKPOINT_FILES[name].read_bytes()
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         decoded = codec.decode(golden, reference=reference).media
-    finally:
-        torch.set_num_threads(before)
     assert checkpoint_tensor_hashes(decoded) == EXPECTED[name]["tensors_sha256"]
     if name != "near_lossless":
         assert checkpoint_tensor_hashes(decoded) == checkpoint_tensor_hashes(current)

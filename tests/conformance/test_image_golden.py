@@ -7,10 +7,9 @@ import hashlib
 import json
 
 import pytest
-import torch
 
 import codec
-from tests.conformance.golden import IMAGE_EXPECTED, IMAGE_QUALITIES, image_file
+from tests.conformance.golden import IMAGE_EXPECTED, IMAGE_QUALITIES, image_file, torch_threads
 
 EXPECTED = json.loads(IMAGE_EXPECTED.read_text())
 
@@ -19,12 +18,8 @@ EXPECTED = json.loads(IMAGE_EXPECTED.read_text())
 def test_image_golden_decodes_to_recorded_hash_with_one_and_two_threads(quality):
     blob = image_file(quality).read_bytes()
     expected = EXPECTED[str(quality)]
-    threads = torch.get_num_threads()
-    try:
-        for n in (1, 2):
-            torch.set_num_threads(n)
+    for n in (1, 2):
+        with torch_threads(n):
             decoded = codec.decode(blob)
-            assert decoded.header.weights_id == expected["weights_id"]
-            assert hashlib.sha256(decoded.media.tobytes()).hexdigest() == expected["decoded_sha256"]
-    finally:
-        torch.set_num_threads(threads)
+        assert decoded.header.weights_id == expected["weights_id"]
+        assert hashlib.sha256(decoded.media.tobytes()).hexdigest() == expected["decoded_sha256"]

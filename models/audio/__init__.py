@@ -1,0 +1,1 @@
+"""Audio codec: causal conv autoencoder with RVQ/FSQ bottlenecks and a learned code prior."""

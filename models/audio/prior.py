@@ -1,0 +1,110 @@
+"""Learned code prior: integer frequency tables conditioned on the previous frame's codes.
+
+Codes are (N frames, S streams) integers; stream s has an alphabet of ``alphabet[s]`` symbols
+(RVQ: one stream per codebook level, 1024 symbols; FSQ: one stream per scalar of every group,
+8 or 5 symbols). The symbol at (t, s) is coded with row ``offsets[s] + classes[s][code at
+(t - 1, s)]`` of ``rows`` (the last row of each stream is for t = 0 of a segment). ``classes``
+merges previous codes into a few context classes (RVQ: k-means clusters of the codebook
+vectors, 16 per level; FSQ: the previous value itself).
+
+Rows are integer frequencies (``entropy.quantize_counts`` of smoothed training counts), all
+of width K = max alphabet (symbols beyond a stream's alphabet keep frequency 1), so the
+decoder rebuilds every probability bit-exactly. Coding runs frame by frame: one
+``IndexedRows`` call per frame and channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from codec.errors import BitstreamError
+from entropy import IndexedRows, SymbolDecoder, SymbolEncoder, quantize_counts
+
+
+@dataclass(frozen=True, eq=False)
+class CodePrior:
+    """rows: (R, K) int32; classes: (S, K) int64 context class of each previous symbol;
+    offsets: (S,) first row of each stream; alphabet: (S,) symbols per stream."""
+
+    rows: np.ndarray
+    classes: np.ndarray
+    offsets: np.ndarray
+    alphabet: np.ndarray
+
+    @property
+    def streams(self) -> int:
+        return len(self.offsets)
+
+    @cached_property
+    def _table(self) -> IndexedRows:
+        return IndexedRows(self.rows)
+
+    def start_rows(self, streams: int) -> np.ndarray:
+        """(streams,) row indexes for the first frame of a segment (each stream's last row)."""
+        return (self.offsets + self.classes.max(axis=1) + 1)[:streams]
+
+    def next_rows(self, previous: np.ndarray) -> np.ndarray:
+        """(..., S') row indexes of the frames that follow codes ``previous`` (..., S')."""
+        s = np.arange(previous.shape[-1])
+        return self.offsets[s] + self.classes[s, previous]
+
+    def encode(self, encoder: SymbolEncoder, codes: np.ndarray) -> None:
+        """codes: (N, S') ints, S' <= S, each below its stream's alphabet."""
+        n, streams = codes.shape
+        if n and (codes.min() < 0 or (codes >= self.alphabet[:streams]).any()):
+            raise ValueError("code outside its stream's alphabet")
+        index = self.start_rows(streams)
+        for t in range(n):
+            self._table.encode(encoder, codes[t], index)
+            index = self.next_rows(codes[t])
+
+    def decode(self, decoder: SymbolDecoder, frames: int, streams: int) -> np.ndarray:
+        """Inverse of :meth:`encode`: (frames, streams) int64 codes."""
+        codes = np.empty((frames, streams), dtype=np.int64)
+        index = self.start_rows(streams)
+        limit = self.alphabet[:streams]
+        for t in range(frames):
+            codes[t] = self._table.decode(decoder, index)
+            if (codes[t] >= limit).any():
+                raise BitstreamError("corrupt audio codes (symbol outside its alphabet)")
+            index = self.next_rows(codes[t])
+        return codes
+
+    def bits(self, codes: np.ndarray) -> float:
+        """Ideal code length in bits of (N, S') codes (what :meth:`encode` costs, +- 0.1%)."""
+        n, streams = codes.shape
+        index = np.empty((n, streams), dtype=np.int64)
+        index[0] = self.start_rows(streams)
+        index[1:] = self.next_rows(codes[:-1])
+        freq = self.rows[index, codes].astype(np.float64)
+        return float(-np.log2(freq / self.rows[index].sum(axis=-1)).sum())
+
+
+def fit_prior(
+    sequences: list[np.ndarray], alphabet: np.ndarray, classes: np.ndarray, precision: int = 16
+) -> CodePrior:
+    """Count (previous class, symbol) pairs over (N, S) code ``sequences`` (each one a
+    segment: its first frame uses the start row) and quantize the counts (2 c + 1 for symbols
+    of the stream's alphabet, 0 beyond it) into integer rows of ``2**precision``."""
+    alphabet = np.asarray(alphabet, dtype=np.int64)
+    n_classes = classes.max(axis=1) + 1
+    offsets = np.concatenate([[0], np.cumsum(n_classes + 1)[:-1]]).astype(np.int64)
+    width = int(alphabet.max())
+    counts = np.zeros((int((n_classes + 1).sum()), width), dtype=np.int64)
+    prior = CodePrior(counts, classes, offsets, alphabet)
+    for codes in sequences:
+        n, streams = codes.shape
+        index = np.empty((n, streams), dtype=np.int64)
+        index[0] = prior.start_rows(streams)
+        index[1:] = prior.next_rows(codes[:-1])
+        np.add.at(counts, (index, codes), 1)
+    valid = np.arange(width)[None, :] < alphabet[_stream_of_rows(offsets, len(counts))][:, None]
+    rows = quantize_counts(np.where(valid, 2 * counts + 1, 0), precision)
+    return CodePrior(rows, classes, offsets, alphabet)
+
+
+def _stream_of_rows(offsets: np.ndarray, n_rows: int) -> np.ndarray:
+    return np.searchsorted(offsets, np.arange(n_rows), side="right") - 1

@@ -1,0 +1,30 @@
+"""Golden audio bitstreams (samples/melody_22k.flac through each shipped mode) decode to the
+recorded 16-bit PCM with 1 and 2 torch threads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import codec
+from tests.conformance.golden import (
+    AUDIO_CASES,
+    AUDIO_EXPECTED,
+    AUDIO_FILES,
+    pcm_hash,
+    torch_threads,
+)
+
+EXPECTED = json.loads(AUDIO_EXPECTED.read_text())
+
+
+@pytest.mark.parametrize("name", AUDIO_CASES)
+def test_audio_golden_decodes_to_recorded_pcm_with_one_and_two_threads(name):
+    blob = AUDIO_FILES[name].read_bytes()
+    expected = EXPECTED[name]
+    for n in (1, 2):
+        with torch_threads(n):
+            decoded = codec.decode(blob)
+            assert decoded.header.weights_id == expected["weights_id"]
+            assert pcm_hash(decoded.media) == expected["pcm_sha256"]
