@@ -74,7 +74,9 @@ class CheckpointCodec(Codec):
 
     def encode(self, media: Any, options: EncodeOptions) -> Encoded:
         """media: a CheckpointSource or an in-memory structure of torch tensors."""
-        options.require_only("checkpoint codec", "reference", "max_error", "state_error")
+        options.require_only(
+            "checkpoint codec (near-lossless: --max-error)", "reference", "max_error", "state_error"
+        )
         source = media if isinstance(media, CheckpointSource) else from_object(media)
         reference = _as_source(options.reference)
         if options.state_error is not None and options.max_error is None:
