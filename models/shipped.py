@@ -7,6 +7,7 @@ other weights; tools/ use it when exporting.
 from __future__ import annotations
 
 import hashlib
+import json
 
 from codec.errors import BitstreamError
 
@@ -14,6 +15,12 @@ from codec.errors import BitstreamError
 def digest(blob: bytes) -> str:
     """SHA-256 of a weights file, hex (as in models/weights/MANIFEST.json)."""
     return hashlib.sha256(blob).hexdigest()
+
+
+def safetensors_metadata(blob: bytes) -> dict[str, str]:
+    """The string metadata of a safetensors file's bytes (u64 header length + JSON header)."""
+    header_length = int.from_bytes(blob[:8], "little")
+    return json.loads(blob[8 : 8 + header_length]).get("__metadata__", {})
 
 
 def weights_id(name: str, blob: bytes) -> str:

@@ -161,20 +161,13 @@ def quality_rows(tmp: Path) -> list[dict]:
     return rows
 
 
-def flipped(codes: np.ndarray, mode: str, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Flip every bit of the 10-bit code indices with probability p."""
+def flipped(net, codes: np.ndarray, mode: str, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Flip every bit of the 10-bit code indices (FSQ: group indexes) with probability p."""
+    index = net.fsq_pack(torch.from_numpy(codes)).numpy() if mode == "fsq" else codes
+    index = index ^ ((rng.random((*index.shape, 10)) < p) @ (1 << np.arange(10)))
     if mode == "fsq":
-        digits = codes.reshape(*codes.shape[:-1], -1, 4)
-        basis = np.array([1, 8, 40, 200])
-        levels = np.array([8, 5, 5, 5])
-        index = (digits * basis).sum(-1)
-    else:
-        index = codes
-    mask = (rng.random((*index.shape, 10)) < p) @ (1 << np.arange(10))
-    index = index ^ mask
-    if mode == "fsq":
-        index = index % 1000
-        return ((index[..., None] // basis) % levels).reshape(codes.shape)
+        size = int(np.prod(net.cfg.fsq_levels))
+        return net.fsq_unpack(torch.from_numpy(index % size)).numpy()
     return index
 
 
@@ -187,7 +180,7 @@ def robustness_rows() -> list[dict]:
         for mode, streams in (("rvq", 8), ("fsq", 32)):
             codes = SegmentEncoder(net, mode, streams).codes(mono)
             for p in FLIP_RATES:
-                noisy = flipped(codes, mode, p, np.random.default_rng(0))
+                noisy = flipped(net, codes, mode, p, np.random.default_rng(0))
                 out = SegmentDecoder(net, mode).samples(noisy)[:, : mono.shape[1]]
                 mel = mel_distance(torch.from_numpy(out), torch.from_numpy(mono)).item()
                 row = {

@@ -187,17 +187,27 @@ class AudioNetwork(nn.Module):
         """(B, D, N) latent -> (B, N, groups * len(levels)) int64 FSQ digits (one per scalar,
         digit j of a group in 0..levels[j]-1)."""
         _, indices = self.fsq(latent.transpose(1, 2))
-        levels = torch.tensor(self.cfg.fsq_levels)
-        basis = torch.cumprod(torch.cat([torch.ones(1, dtype=torch.long), levels[:-1]]), 0)
-        digits = (indices.long()[..., None] // basis) % levels
-        return digits.flatten(-2)
+        return self.fsq_unpack(indices.long())
 
     def fsq_latent(self, digits: torch.Tensor) -> torch.Tensor:
         """(B, N, groups * len(levels)) digits -> (B, D, N) quantized latent."""
+        return self.fsq.indices_to_codes(self.fsq_pack(digits)).transpose(1, 2)
+
+    def _fsq_radix(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(levels, place values) of the digits of an FSQ group index (first digit lowest)."""
         levels = torch.tensor(self.cfg.fsq_levels)
-        basis = torch.cumprod(torch.cat([torch.ones(1, dtype=torch.long), levels[:-1]]), 0)
+        return levels, torch.cumprod(torch.cat([torch.ones(1, dtype=torch.long), levels[:-1]]), 0)
+
+    def fsq_pack(self, digits: torch.Tensor) -> torch.Tensor:
+        """(..., groups * len(levels)) digits -> (..., groups) group indexes."""
+        _, place = self._fsq_radix()
         grouped = digits.unflatten(-1, (self.cfg.fsq_groups, len(self.cfg.fsq_levels)))
-        return self.fsq.indices_to_codes((grouped * basis).sum(-1)).transpose(1, 2)
+        return (grouped * place).sum(-1)
+
+    def fsq_unpack(self, indexes: torch.Tensor) -> torch.Tensor:
+        """(..., groups) group indexes -> (..., groups * len(levels)) digits."""
+        levels, place = self._fsq_radix()
+        return ((indexes[..., None] // place) % levels).flatten(-2)
 
     def alphabet(self, mode: str) -> list[int]:
         """Symbols per code stream of ``mode`` ("rvq": codebook levels, "fsq": digits)."""

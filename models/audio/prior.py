@@ -51,6 +51,13 @@ class CodePrior:
         s = np.arange(previous.shape[-1])
         return self.offsets[s] + self.classes[s, previous]
 
+    def row_indexes(self, codes: np.ndarray) -> np.ndarray:
+        """(N, S') row index of every code of a segment's (N, S') codes."""
+        index = np.empty(codes.shape, dtype=np.int64)
+        index[:1] = self.start_rows(codes.shape[1])
+        index[1:] = self.next_rows(codes[:-1])
+        return index
+
     def encode(self, encoder: SymbolEncoder, codes: np.ndarray) -> None:
         """codes: (N, S') ints, S' <= S, each below its stream's alphabet."""
         n, streams = codes.shape
@@ -75,10 +82,7 @@ class CodePrior:
 
     def bits(self, codes: np.ndarray) -> float:
         """Ideal code length in bits of (N, S') codes (what :meth:`encode` costs, +- 0.1%)."""
-        n, streams = codes.shape
-        index = np.empty((n, streams), dtype=np.int64)
-        index[0] = self.start_rows(streams)
-        index[1:] = self.next_rows(codes[:-1])
+        index = self.row_indexes(codes)
         freq = self.rows[index, codes].astype(np.float64)
         return float(-np.log2(freq / self.rows[index].sum(axis=-1)).sum())
 
@@ -96,11 +100,7 @@ def fit_prior(
     counts = np.zeros((int((n_classes + 1).sum()), width), dtype=np.int64)
     prior = CodePrior(counts, classes, offsets, alphabet)
     for codes in sequences:
-        n, streams = codes.shape
-        index = np.empty((n, streams), dtype=np.int64)
-        index[0] = prior.start_rows(streams)
-        index[1:] = prior.next_rows(codes[:-1])
-        np.add.at(counts, (index, codes), 1)
+        np.add.at(counts, (prior.row_indexes(codes), codes), 1)
     valid = np.arange(width)[None, :] < alphabet[_stream_of_rows(offsets, len(counts))][:, None]
     rows = quantize_counts(np.where(valid, 2 * counts + 1, 0), precision)
     return CodePrior(rows, classes, offsets, alphabet)

@@ -18,7 +18,7 @@ import numpy as np
 
 from codec.errors import InputError
 from models.audio.prior import CodePrior
-from models.shipped import weights_id
+from models.shipped import safetensors_metadata, weights_id
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "audio-v1.safetensors"
 _TRAINING_ONLY = ("embed_avg", "cluster_size", "initted")
@@ -84,8 +84,7 @@ def load_weights(path: Path = WEIGHTS) -> ShippedAudio:
     if not path.is_file():
         raise InputError(f"audio weights missing: {path} (reinstall the package)")
     blob = path.read_bytes()
-    header_length = int.from_bytes(blob[:8], "little")  # safetensors: u64 + JSON header
-    metadata = json.loads(blob[8 : 8 + header_length]).get("__metadata__", {})
+    metadata = safetensors_metadata(blob)
     arrays = load(blob)
     config = json.loads(metadata["config"])
     net = AudioNetwork(

@@ -10,7 +10,6 @@ SHA-256>``), for patch models ``patch`` (the patch side in pixels) and ``predict
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from codec.errors import InputError
 from models.lossless.integer import IntegerTables, tables_from_arrays
-from models.shipped import weights_id
+from models.shipped import safetensors_metadata, weights_id
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -47,8 +46,7 @@ def load_circuit(path: Path) -> ShippedCircuit:
     if not path.is_file():
         raise InputError(f"lossless weights missing: {path} (reinstall the package)")
     blob = path.read_bytes()
-    header_length = int.from_bytes(blob[:8], "little")  # safetensors: u64 + JSON header
-    metadata = json.loads(blob[8 : 8 + header_length]).get("__metadata__", {})
+    metadata = safetensors_metadata(blob)
     tables = tables_from_arrays(load(blob))
     _check_tree(tables.parent)
     return ShippedCircuit(tables, weights_id(metadata["name"], blob), metadata)
