@@ -3,8 +3,10 @@
     python tools/eval_audio.py [--out out/eval_audio] [--threads 2] [--memory-minutes 10]
 
 Files: ../shared/data/audio/eval (speech_jfk.flac: 11 s, 44.1 kHz stereo; music_24k.wav: 20 s,
-24 kHz mono). Every codec goes through real files: ours with ``codec.encode_file`` /
-``codec.decode_file`` (our container, wav output), Opus (libopus via PyAV, Ogg, 48 kHz,
+24 kHz mono; plus "music-wide", a made-up wide stereo image of the music: left the music,
+right the music 0.25 s later at 0.8 gain, so that both mid and side get coded). Every codec
+goes through real files: ours with ``codec.encode_file`` / ``codec.decode_file`` (our
+container, wav output), Opus (libopus via PyAV, Ogg, 48 kHz,
 VBR target 6/8/12 kbps) encoded and decoded back to the input's rate and channels.
 
 Metrics, decoded 16-bit output vs the input: real kbps (file bytes * 8 / duration), SI-SDR
@@ -134,9 +136,19 @@ def run_opus(
     return path.stat().st_size, decoded, encode_s, decode_s
 
 
+def wide_stereo(tmp: Path) -> Path:
+    """The music with a wide stereo image (right = left 0.25 s later, 0.8x) as a wav file."""
+    music, rate = read(FILES["music"])
+    left = music[0]
+    stereo = np.stack([left, 0.8 * np.roll(left, rate // 4)])
+    path = tmp / "music_wide.wav"
+    write(Audio(AudioInfo(rate, 2, stereo.shape[1]), iter([stereo])), path)
+    return path
+
+
 def quality_rows(tmp: Path) -> list[dict]:
     rows = []
-    for kind, path in FILES.items():
+    for kind, path in {**FILES, "music-wide": wide_stereo(tmp)}.items():
         reference, rate = read(path)
         seconds = reference.shape[1] / rate
         runs = [(f"ours {m} {k:g}", m, k) for m, k in OURS] + [

@@ -3,8 +3,11 @@ learned context prior, streamed in 10-second segments.
 
 Input: any :class:`codec.media.audio.Audio` (1-2 channels, 8-192 kHz). It is resampled to
 24 kHz; stereo is coded as mid (L+R)/2 and side (L-R)/2, each through the same mono model at
-the chosen bitrate (so stereo costs twice the mono rate). The decoder restores the input's
-rate, channel count and exact sample count.
+the chosen bitrate (so stereo costs up to twice the mono rate). A segment whose side is more
+than 30 dB below its mid (RMS; nearly mono recordings) codes the mid only and decodes the
+side as silence: at these rates the codec's own error on the mid is far larger than such a
+side, and skipping it halves the rate and the work. The decoder restores the input's rate,
+channel count and exact sample count.
 
 Modes (``--mode``): ``rvq`` (default; ``--bitrate`` 1.5, 3, 4.5 or 6 kbps = 2/4/6/8
 codebook levels, default 6) and ``fsq`` (8 groups of levels [8,5,5,5]: 5.98 kbps nominal).
@@ -12,10 +15,10 @@ Those are nominal rates (fixed-length codes at 75 frames/s); the learned prior c
 fewer bits (docs/audio.md).
 
 Chunks: one per segment of ``segment_frames`` frames (the last one shorter); each holds, per
-coded channel, one range-coded stream of that segment's codes, the streams preceded by their
-byte lengths (u32 little-endian, all but the last). Metadata: ``sample_rate``, ``channels``,
-``samples`` (per channel at the input rate), ``frames`` (at 75/s), ``mode``, ``streams``
-(code streams per frame), ``segment_frames``.
+channel, one range-coded stream of that segment's codes, the streams preceded by their
+byte lengths (u32 little-endian, all but the last); an empty side stream is a skipped side.
+Metadata: ``sample_rate``, ``channels``, ``samples`` (per channel at the input rate),
+``frames`` (at 75/s), ``mode``, ``streams`` (code streams per frame), ``segment_frames``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ SEGMENT_FRAMES = 750  # 10 s
 RVQ_LEVELS = {1.5: 2, 3.0: 4, 4.5: 6, 6.0: 8}
 FSQ_KBPS = 6.0
 MAX_FRAMES = 75 * 3600 * 24  # one day
+QUIET_SIDE = 10 ** (-30 / 20)  # side/mid RMS ratio below which the side is not coded
 
 
 def _weights():
@@ -65,6 +69,12 @@ def _choose(options: EncodeOptions) -> tuple[str, int]:
 
 def _to_mid_side(block: np.ndarray) -> np.ndarray:
     return block if block.shape[0] == 1 else np.stack([block.sum(0) / 2, (block[0] - block[1]) / 2])
+
+
+def _side_is_quiet(mid_side: np.ndarray) -> bool:
+    """True when a (2, L) mid/side segment's side RMS is below QUIET_SIDE times its mid's."""
+    energy = np.square(mid_side, dtype=np.float64).sum(axis=1)
+    return bool(energy[1] < QUIET_SIDE**2 * energy[0]) or not energy[1]
 
 
 def _from_mid_side(block: np.ndarray) -> np.ndarray:
@@ -127,16 +137,22 @@ class AudioCodec(Codec):
         def chunks() -> Iterator[bytes]:
             counted = _Counted(media.blocks())
             source = Audio(info, iter(counted)).resampled(SAMPLE_RATE, info.channels)
-            coder = SegmentEncoder(net, mode, streams)
+            coders = [SegmentEncoder(net, mode, streams) for _ in range(info.channels)]
             for segment in rechunk(source, SEGMENT_FRAMES * net.hop):
+                mid_side = _to_mid_side(segment)
                 payload = []
-                for codes in coder.codes(_to_mid_side(segment)):
+                for channel, coder in enumerate(coders):
+                    wave = mid_side[channel : channel + 1]
+                    if channel and _side_is_quiet(mid_side):
+                        coder.skip(wave)
+                        payload.append(b"")
+                        continue
                     encoder = SymbolEncoder(StreamKind.RANGE)
-                    prior.encode(encoder, codes)
+                    prior.encode(encoder, coder.codes(wave)[0])
                     payload.append(encoder.to_bytes())
                 yield _pack(payload)
             metadata["samples"] = counted.count
-            metadata["frames"] = coder.frames
+            metadata["frames"] = coders[0].frames
 
         return Encoded(chunks(), metadata, shipped.weights_id)
 
@@ -161,15 +177,19 @@ class AudioCodec(Codec):
             raise BitstreamError(f"audio file needs {expected} chunks, has {len(header.chunks)}")
 
         def blocks() -> Iterator[np.ndarray]:
-            coder = SegmentDecoder(net, mode)
+            coders = [SegmentDecoder(net, mode) for _ in range(channels)]
             for index, chunk in enumerate(chunks):
                 n = min(segment, frames - index * segment)
-                codes = []
-                for data in _unpack(chunk, channels):
+                waves = []
+                for channel, data in enumerate(_unpack(chunk, channels)):
+                    if channel and not data:
+                        waves.append(coders[channel].silence(1, n))
+                        continue
                     decoder = SymbolDecoder(data, StreamKind.RANGE)
-                    codes.append(prior.decode(decoder, n, streams))
+                    codes = prior.decode(decoder, n, streams)
                     decoder.finish()
-                yield _from_mid_side(coder.samples(np.stack(codes)))
+                    waves.append(coders[channel].samples(codes[None]))
+                yield _from_mid_side(np.concatenate(waves))
 
         at_24k = Audio(AudioInfo(SAMPLE_RATE, channels, None), blocks())
         rate = meta["sample_rate"]

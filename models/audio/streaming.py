@@ -14,6 +14,10 @@ differently with more threads (differences of ~1e-7 that flip a rare 16-bit samp
 pieces depend on the segment length only, so codes and decoded PCM are the same whatever the
 caller's thread setting.
 
+A channel may also skip a segment (the codec does so for a quiet side channel): the encoder
+then only keeps the segment's tail as context, the decoder outputs silence and keeps zero
+latent frames as context.
+
 Shapes: segments are (C, L) float32 waveforms at 24 kHz, codes are (C, N, S) int64 with
 N = L / hop frames and S code streams.
 """
@@ -84,9 +88,8 @@ class SegmentEncoder:
         self.history: torch.Tensor | None = None
         self.frames = 0
 
-    @torch.inference_mode()
-    def codes(self, segment: np.ndarray) -> np.ndarray:
-        """(C, L) samples (L a multiple of hop, except for the last segment) -> (C, N, S)."""
+    def _extend(self, segment: np.ndarray) -> tuple[torch.Tensor, int, int]:
+        """(context + segment waveform, context frames, segment frames); keeps the tail."""
         hop = self.net.hop
         wave = torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))
         wave = torch.nn.functional.pad(wave, (0, -wave.shape[1] % hop))
@@ -96,6 +99,17 @@ class SegmentEncoder:
             wave = torch.cat([self.history, wave], dim=1)
         self.history = wave[:, -self.context * hop :]
         self.frames += frames
+        return wave, held, frames
+
+    def skip(self, segment: np.ndarray) -> None:
+        """Take (C, L) samples as context for the next segment without coding them."""
+        self._extend(segment)
+
+    @torch.inference_mode()
+    def codes(self, segment: np.ndarray) -> np.ndarray:
+        """(C, L) samples (L a multiple of hop, except for the last segment) -> (C, N, S)."""
+        hop = self.net.hop
+        wave, held, frames = self._extend(segment)
 
         def encode(piece: tuple[int, int, int]) -> torch.Tensor:
             channel, a, b = piece
@@ -129,11 +143,7 @@ class SegmentDecoder:
             latent = self.net.rvq_latent(codes_t)
         else:
             latent = self.net.fsq_latent(codes_t)
-        frames = latent.shape[-1]
-        held = 0 if self.history is None else self.history.shape[-1]
-        if self.history is not None:
-            latent = torch.cat([self.history, latent], dim=-1)
-        self.history = latent[..., -self.context :]
+        latent, held, frames = self._extend(latent)
 
         def decode(piece: tuple[int, int, int]) -> torch.Tensor:
             channel, a, b = piece
@@ -144,3 +154,18 @@ class SegmentDecoder:
 
         pieces = _pieces(latent.shape[0], held, frames, self.context)
         return _join(_run_single_threaded(decode, pieces), latent.shape[0], 0).numpy()
+
+    def _extend(self, latent: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+        """(context + segment latent, context frames, segment frames); keeps the tail."""
+        frames = latent.shape[-1]
+        held = 0 if self.history is None else self.history.shape[-1]
+        if self.history is not None:
+            latent = torch.cat([self.history, latent], dim=-1)
+        self.history = latent[..., -self.context :]
+        return latent, held, frames
+
+    def silence(self, channels: int, frames: int) -> np.ndarray:
+        """(channels, frames * hop) zeros for a segment that was skipped; zero latent frames
+        become the next segment's context."""
+        self._extend(torch.zeros(channels, self.net.cfg.latent, frames))
+        return np.zeros((channels, frames * self.net.hop), dtype=np.float32)

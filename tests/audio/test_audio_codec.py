@@ -96,6 +96,28 @@ def test_modes_and_bitrates_in_memory(shared_data, mode, bitrate):
     assert payload < (bitrate or 6) * 1000 * 1.5 / 8  # the learned prior: below nominal
 
 
+def test_nearly_mono_stereo_codes_the_mid_only(shared_data):
+    """A side 40 dB below the mid is skipped (empty side stream, the decoded channels are
+    equal); a real stereo image (the delayed second channel) codes both."""
+    from codec.container import ContainerReader
+    from models.audio.codec import _unpack
+
+    left = speech(shared_data, SAMPLE_RATE, 1, 1.5)[0]
+    sizes = {}
+    for name, right in (("near mono", 0.98 * left), ("wide", 0.5 * np.roll(left, 37))):
+        samples = np.stack([left, right])
+        audio = Audio(AudioInfo(SAMPLE_RATE, 2, samples.shape[1]), iter([samples]))
+        blob = codec.encode(audio, kind="audio", bitrate=3)
+        out = np.concatenate(list(codec.decode(blob).media.blocks()), axis=1)
+        assert out.shape == samples.shape and envelope_correlation(out, samples, SAMPLE_RATE) > 0.5
+        (chunk,) = ContainerReader(blob).iter_chunks()
+        mid, side = _unpack(chunk, 2)
+        assert mid and (not side) == (name == "near mono")
+        assert (name == "wide") or np.array_equal(out[0], out[1])
+        sizes[name] = len(chunk)
+    assert sizes["near mono"] < 0.6 * sizes["wide"]
+
+
 def test_segmented_processing_equals_whole_file_processing(shared_data):
     """Chunked encode gives the same codes, chunked decode the same samples (within float
     rounding) as running the networks on the whole signal at once."""
