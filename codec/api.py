@@ -48,6 +48,7 @@ class DecodeReport:
     output_bytes: int
     seconds: float
     output: str = ""
+    damaged: str = ""  # with salvage: what could not be decoded ("" when all was intact)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class Decoded:
 def _check_reference(kind: str, reference: Any, max_error: float | None) -> None:
     if (reference is not None or max_error is not None) and kind != "checkpoint":
         raise InvalidParameterError("--reference and --max-error apply to checkpoints only")
+
+
+def _check_salvage(kind: str, salvage: bool) -> None:
+    if salvage and kind != "video":
+        raise InvalidParameterError("--salvage applies to video files only")
 
 
 @contextlib.contextmanager
@@ -105,13 +111,16 @@ def encode(
     max_error: float | None = None,
     state_error: float | None = None,
     mode: str | None = None,
+    epochs: int | None = None,
+    time_limit: float | None = None,
 ) -> bytes:
     """Encode in-memory media to container bytes. ``bytes`` input defaults to kind "raw".
 
     ``reference``, ``max_error`` and ``state_error`` apply to checkpoints (a structure of
     torch tensors): the previous checkpoint to code against, and the near-lossless error
     bounds of parameters and of optimizer moments (docs/checkpoint.md). ``mode``: a codec
-    variant (audio: ``"rvq"`` or ``"fsq"``).
+    variant (audio: ``"rvq"`` or ``"fsq"``). ``epochs`` / ``time_limit`` (seconds) bound the
+    per-video fitting of the video kind.
     """
     if kind is None:
         if not isinstance(media, (bytes, bytearray, memoryview)):
@@ -119,21 +128,25 @@ def encode(
         kind = "raw"
     _check_reference(kind, reference, max_error)
     codec = get_kind(kind).codec()
-    options = EncodeOptions(quality, bitrate, device, reference, max_error, state_error, mode)
+    options = EncodeOptions(
+        quality, bitrate, device, reference, max_error, state_error, mode, epochs, time_limit
+    )
     encoded = codec.encode(media, options)
     return container_bytes(
         kind, codec.codec_id, encoded.chunks, encoded.metadata, encoded.weights_id
     )
 
 
-def decode(data: bytes, *, reference: Any = None) -> Decoded:
+def decode(data: bytes, *, reference: Any = None, salvage: bool = False) -> Decoded:
     """Decode container bytes to media (raw kind: bytes). ``reference``: the checkpoint a
-    checkpoint file was coded against."""
-    reader = ContainerReader(bytes(data))
+    checkpoint file was coded against; ``salvage``: decode the intact chunks of damaged
+    data (video kind)."""
+    reader = ContainerReader(bytes(data), salvage=salvage)
     spec = get_kind(reader.header.kind)
     _check_reference(spec.name, reference, None)
+    _check_salvage(spec.name, salvage)
     codec = spec.codec(reader.header.codec_id)
-    options = DecodeOptions(reference)
+    options = DecodeOptions(reference, salvage)
     with _stream_errors():
         media = spec.media_module().collect(
             codec.decode(reader.header, reader.iter_chunks(), options)
@@ -153,17 +166,23 @@ def encode_file(
     max_error: float | None = None,
     state_error: float | None = None,
     mode: str | None = None,
+    epochs: int | None = None,
+    time_limit: float | None = None,
     force: bool = False,
     progress: bool = False,
 ) -> EncodeReport:
     """Encode the file ``src`` into the container file ``dst`` (written atomically).
 
     ``reference``: checkpoint file to code against; ``max_error``/``state_error``:
-    near-lossless bounds (checkpoints); ``mode``: a codec variant (audio: rvq or fsq).
+    near-lossless bounds (checkpoints); ``mode``: a codec variant (audio: rvq or fsq);
+    ``epochs`` / ``time_limit``: bounds of per-video fitting (video). A folder of PNG frames
+    is a video.
     """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
-    if not src.is_file():
+    if src.is_dir() and kind in (None, "video"):
+        kind = "video"
+    elif not src.is_file():
         raise InputError(f"input {src} does not exist or is not a file")
     kind = kind or detect_kind(src)
     _check_reference(kind, reference, max_error)
@@ -179,7 +198,18 @@ def encode_file(
         _reference_source(kind, reference) as ref,
         atomic_output(dst, force) as tmp,
     ):
-        options = EncodeOptions(quality, bitrate, device, ref, max_error, state_error, mode)
+        options = EncodeOptions(
+            quality,
+            bitrate,
+            device,
+            ref,
+            max_error,
+            state_error,
+            mode,
+            epochs,
+            time_limit,
+            progress,
+        )
         encoded = codec.encode(media, options)
         chunks = _progress(encoded.chunks, None, f"encoding {src.name}", progress)
         with open(tmp, "wb") as out, tempfile.TemporaryFile(dir=dst.parent) as spool:
@@ -195,12 +225,14 @@ def decode_file(
     dst: PathLike,
     *,
     reference: PathLike | None = None,
+    salvage: bool = False,
     force: bool = False,
     progress: bool = False,
 ) -> DecodeReport:
     """Decode the container file ``src`` into the media file ``dst`` (written atomically).
 
-    ``reference``: the checkpoint file the input was coded against.
+    ``reference``: the checkpoint file the input was coded against; ``salvage``: decode the
+    chunks before the first truncated or damaged one (video), reported in ``damaged``.
     """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
@@ -208,10 +240,11 @@ def decode_file(
         raise InputError(f"input {src} does not exist or is not a file")
     check_output(dst, force)
     with open(src, "rb") as f:
-        reader = ContainerReader(f)
+        reader = ContainerReader(f, salvage=salvage)
         header = reader.header
         spec = get_kind(header.kind)
         _check_reference(spec.name, reference, None)
+        _check_salvage(spec.name, salvage)
         codec = spec.codec(header.codec_id)
         chunks = _progress(
             reader.iter_chunks(), len(header.chunks), f"decoding {src.name}", progress
@@ -221,10 +254,11 @@ def decode_file(
             atomic_output(dst, force) as tmp,
             _stream_errors(),
         ):
-            decoded = codec.decode(header, iter(chunks), DecodeOptions(ref))
+            decoded = codec.decode(header, iter(chunks), DecodeOptions(ref, salvage))
             spec.media_module().write(decoded, tmp)
     seconds = time.perf_counter() - start
-    return DecodeReport(header.kind, header.codec_id, dst.stat().st_size, seconds, str(dst))
+    size = sum(f.stat().st_size for f in dst.iterdir()) if dst.is_dir() else dst.stat().st_size
+    return DecodeReport(header.kind, header.codec_id, size, seconds, str(dst), reader.damaged)
 
 
 def info(path: PathLike) -> ContainerHeader:

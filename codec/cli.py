@@ -62,7 +62,9 @@ def main() -> None:
 @click.option("--kind", type=click.Choice(KIND_NAMES), help="Media kind (default: detected).")
 @click.option("--quality", type=int, help="Quality level of lossy codecs (higher is better).")
 @click.option("--bitrate", type=float, help="Target bitrate in kbit/s (audio, video).")
-@click.option("--mode", help="Codec variant (audio: rvq [default] or fsq).")
+@click.option("--mode", help="Codec variant (audio: rvq [default] or fsq; video: nerv).")
+@click.option("--epochs", type=int, help="Video: fitting passes per segment [30].")
+@click.option("--time-limit", type=float, help="Video: seconds of fitting for the whole video.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option(
     "--reference",
@@ -92,6 +94,8 @@ def encode(
     quality: int | None,
     bitrate: float | None,
     mode: str | None,
+    epochs: int | None,
+    time_limit: float | None,
     device: str,
     reference: Path | None,
     max_error: float | None,
@@ -126,6 +130,8 @@ def encode(
         max_error=max_error,
         state_error=state_error,
         mode=mode,
+        epochs=epochs,
+        time_limit=time_limit,
         force=force,
         progress=progress,
     )
@@ -151,24 +157,41 @@ def _echo_encode(what: str, report: Any) -> None:
     help="Checkpoints: the checkpoint SRC was coded against.",
 )
 @click.option("--series", is_flag=True, help="Checkpoints: SRC and DST are folders.")
+@click.option(
+    "--salvage", is_flag=True, help="Video: decode the intact segments of a damaged file."
+)
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 @_friendly_errors
 def decode(
-    src: Path, dst: Path, reference: Path | None, series: bool, force: bool, quiet: bool
+    src: Path,
+    dst: Path,
+    reference: Path | None,
+    series: bool,
+    salvage: bool,
+    force: bool,
+    quiet: bool,
 ) -> None:
     """Decode the codec file SRC into the media file DST."""
     progress = not quiet and sys.stderr.isatty()
     if series:
         from codec.series import decode_series
 
+        if salvage:
+            raise click.UsageError("--salvage applies to video files, not to --series")
         reports = decode_series(src, dst, force=force, progress=progress)
     else:
         from codec.api import decode_file
 
-        reports = [decode_file(src, dst, reference=reference, force=force, progress=progress)]
-    if not quiet:
-        for report in reports:
+        reports = [
+            decode_file(
+                src, dst, reference=reference, salvage=salvage, force=force, progress=progress
+            )
+        ]
+    for report in reports:
+        if report.damaged:
+            click.echo(f"warning: {src}: {report.damaged}; decoded what was intact", err=True)
+        if not quiet:
             click.echo(
                 f"{src} -> {report.output}: {report.kind} ({report.codec_id}), "
                 f"{_human(report.output_bytes)} in {report.seconds:.2f} s"

@@ -459,11 +459,14 @@ class ContainerReader:
     """Random access to the chunks of a container held in a seekable binary file or bytes.
 
     The header is parsed and validated on construction; each chunk's CRC is verified when the
-    chunk is read. Compact-form files are recognised by their magic.
+    chunk is read. Compact-form files are recognised by their magic. With ``salvage`` the
+    file may be shorter than its chunk table says, and :meth:`iter_chunks` ends at the first
+    truncated or damaged chunk instead of raising, saying why in :attr:`damaged`.
     """
 
-    def __init__(self, source: BinaryIO | bytes) -> None:
+    def __init__(self, source: BinaryIO | bytes, salvage: bool = False) -> None:
         self._file: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
+        self.salvage, self.damaged = salvage, ""
         size = self._file.seek(0, os.SEEK_END)
         self._file.seek(0)
         if self._file.read(len(COMPACT_MAGIC)) == COMPACT_MAGIC:
@@ -474,7 +477,8 @@ class ContainerReader:
         prelude = self._file.read(PRELUDE.size)
         header_len = PRELUDE.unpack(prelude)[4] if len(prelude) == PRELUDE.size else 0
         want = PRELUDE.size + min(header_len, LIMITS.header_bytes) + 4
-        self.header = parse_header(prelude + self._file.read(want - len(prelude)), size)
+        head = prelude + self._file.read(want - len(prelude))
+        self.header = parse_header(head, None if salvage else size)
 
     def read_chunk(self, index: int) -> bytes:
         """Bytes of chunk ``index`` (0-based), CRC-checked."""
@@ -494,7 +498,14 @@ class ContainerReader:
     def iter_chunks(self) -> Iterator[bytes]:
         """All chunks in order, each CRC-checked as it is read."""
         for index in range(len(self.header.chunks)):
-            yield self.read_chunk(index)
+            try:
+                chunk = self.read_chunk(index)
+            except BitstreamError as exc:
+                if not self.salvage:
+                    raise
+                self.damaged = f"chunks {index}..{len(self.header.chunks) - 1} lost ({exc})"
+                return
+            yield chunk
 
 
 def read_header(path: str | os.PathLike[str]) -> ContainerHeader:

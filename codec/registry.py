@@ -24,7 +24,8 @@ class EncodeOptions:
     ``reference``: a media object the input is coded against (checkpoint kind: the previous
     checkpoint); ``max_error`` / ``state_error``: near-lossless error bounds of parameters and
     of optimizer moments (checkpoint kind); ``mode``: a codec's variant (audio: ``rvq`` or
-    ``fsq``).
+    ``fsq``; video: ``nerv``); ``epochs`` / ``time_limit``: bounds of per-video fitting
+    (video kind, seconds); ``progress``: the codec may show progress bars of long inner work.
     """
 
     quality: int | None = None
@@ -34,6 +35,9 @@ class EncodeOptions:
     max_error: float | None = None
     state_error: float | None = None
     mode: str | None = None
+    epochs: int | None = None
+    time_limit: float | None = None
+    progress: bool = False
 
     def require_only(self, codec: str, *accepted: str) -> None:
         """Raise ``InvalidParameterError`` naming the first option set by the user that
@@ -50,14 +54,18 @@ _FLAGS = {
     "reference": "--reference",
     "max_error": "--max-error",
     "state_error": "--state-error",
+    "epochs": "--epochs",
+    "time_limit": "--time-limit",
 }
 
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """``reference``: the media object the file was coded against (checkpoint kind)."""
+    """``reference``: the media object the file was coded against (checkpoint kind);
+    ``salvage``: decode the intact chunks of a truncated or damaged file (video kind)."""
 
     reference: Any = None
+    salvage: bool = False
 
 
 @dataclass
@@ -96,27 +104,20 @@ class KindSpec:
 
     ``codecs`` maps codec ids to "module:Class"; the first entry is the default encoder and
     every entry can decode. ``media`` names a module with ``open_input(path)`` (a context
-    manager yielding the media), ``write(media, path)`` and ``collect(media)``. An empty
-    ``codecs`` means the kind is part of the format but not built yet.
+    manager yielding the media), ``write(media, path)`` and ``collect(media)``.
     """
 
     name: str
     description: str
     extensions: tuple[str, ...]
-    codecs: dict[str, str] = field(default_factory=dict)
-    media: str = ""
-
-    @property
-    def available(self) -> bool:
-        return bool(self.codecs)
+    codecs: dict[str, str]
+    media: str
 
     def media_module(self) -> Any:
-        self._require()
         return importlib.import_module(self.media)
 
     def codec(self, codec_id: str | None = None) -> Codec:
         """Instance of the codec ``codec_id`` (default: the kind's encoder)."""
-        self._require()
         if codec_id is None:
             codec_id = next(iter(self.codecs))
         target = self.codecs.get(codec_id)
@@ -127,13 +128,6 @@ class KindSpec:
             )
         module, _, cls = target.partition(":")
         return getattr(importlib.import_module(module), cls)()
-
-    def _require(self) -> None:
-        if not self.available:
-            raise KindNotAvailableError(
-                f"kind {self.name!r} is not available yet in this version"
-                " (use --kind raw to store the file losslessly as bytes)"
-            )
 
 
 KINDS: dict[str, KindSpec] = {
@@ -156,7 +150,10 @@ KINDS: dict[str, KindSpec] = {
         KindSpec(
             "video",
             "video files (neural video representations)",
-            (".mp4", ".mkv", ".webm", ".mov", ".avi", ".y4m", ".264", ".h264", ".265", ".hevc"),
+            (".mp4", ".mkv", ".webm", ".mov", ".avi", ".y4m", ".264", ".h264", ".265", ".hevc")
+            + (".i420", ".yuv"),
+            {"video-v1": "models.video.codec:VideoCodec"},
+            "codec.media.video",
         ),
         KindSpec(
             "audio",

@@ -41,13 +41,13 @@ def test_encode_decode_roundtrip_prints_summary(tmp_path, encoded):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["back.pgm", "s.ncdc"]
 
 
-def test_kind_is_detected_and_unbuilt_kinds_say_so(tmp_path):
+def test_kind_is_detected_and_unreadable_media_say_so(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello " * 100)
     assert run("encode", text, tmp_path / "t.ncdc").exit_code == 0
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
-    one_line_error(run("encode", clip, tmp_path / "x.ncdc"), 2, "kind 'video' is not available")
+    one_line_error(run("encode", clip, tmp_path / "x.ncdc"), 2, "clip.mp4: not a readable video")
     assert not (tmp_path / "x.ncdc").exists()
 
 
@@ -65,7 +65,7 @@ def test_no_overwrite_without_force(tmp_path, encoded):
 
 def test_bad_inputs_give_exit_code_2_and_one_line(tmp_path, encoded):
     one_line_error(run("encode", tmp_path / "missing.bin", tmp_path / "o"), 2, "does not exist")
-    one_line_error(run("encode", tmp_path, tmp_path / "o"), 2, "not a file")
+    one_line_error(run("encode", tmp_path, tmp_path / "o"), 2, "folder of video frames")
     one_line_error(run("encode", encoded, tmp_path / "o"), 2, "already a codec file")
     one_line_error(
         run("encode", SAMPLE, tmp_path / "o", "--kind", "raw", "--quality", "3"), 2, "lossless"

@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from scipy.integrate import trapezoid
-from scipy.interpolate import PchipInterpolator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tools.bd_rate import bd_rate, msssim_db  # noqa: E402
 
 ANCHORS = {
     "VTM": "vtm.json",
@@ -172,30 +171,6 @@ def load_anchors(folder: Path) -> dict[str, dict]:
             data = json.loads(path.read_text())["results"]
             anchors[label] = {"name": label, "results": data}
     return anchors
-
-
-def bd_rate(rate_a, dist_a, rate_b, dist_b) -> float:
-    """Bjontegaard delta rate of A relative to B in percent (negative: A saves bits);
-    piecewise-cubic interpolation of log-rate over the overlapping distortion range."""
-
-    def curve(rate, dist):
-        order = np.argsort(dist)
-        d, r = np.asarray(dist)[order], np.log(np.asarray(rate)[order])
-        keep = np.concatenate([[True], np.diff(d) > 1e-9])
-        return d[keep], r[keep]
-
-    da, ra = curve(rate_a, dist_a)
-    db, rb = curve(rate_b, dist_b)
-    low, high = max(da.min(), db.min()), min(da.max(), db.max())
-    if high <= low or len(da) < 2 or len(db) < 2:
-        return float("nan")
-    grid = np.linspace(low, high, 200)
-    diff = PchipInterpolator(da, ra)(grid) - PchipInterpolator(db, rb)(grid)
-    return float((np.exp(trapezoid(diff, grid) / (high - low)) - 1) * 100)
-
-
-def msssim_db(values) -> np.ndarray:
-    return -10 * np.log10(1 - np.minimum(np.asarray(values), 1 - 1e-10))
 
 
 def report(results: dict, anchors: dict, out: Path) -> None:

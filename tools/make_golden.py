@@ -2,7 +2,7 @@
 (with a CHANGELOG entry) or a new version of shipped weights: the files pin what decoders
 must keep reading.
 
-    python tools/make_golden.py [--no-image] [--no-audio]
+    python tools/make_golden.py [--no-image] [--no-audio] [--no-video]
 """
 
 from __future__ import annotations
@@ -32,9 +32,15 @@ from tests.conformance.golden import (  # noqa: E402
     LOSSLESS_EXPECTED,
     LOSSLESS_FILES,
     RAW_FILE,
+    VIDEO_DIR,
+    VIDEO_EXPECTED,
+    VIDEO_FILE,
+    VIDEO_INPUT,
+    VIDEO_OPTIONS,
     checkpoint_inputs,
     checkpoint_tensor_hashes,
     encode_entropy,
+    frames_hash,
     image_file,
     image_input,
     lossless_inputs,
@@ -114,6 +120,17 @@ def make_audio_goldens() -> None:
     print(f"audio goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
 
+def make_video_goldens() -> None:
+    """samples/orbits_160x96.mp4 fitted with VIDEO_OPTIONS (nerv mode). The fit is not
+    reproducible across machines (float training); the file and its decoded frames are."""
+    VIDEO_DIR.mkdir(exist_ok=True)
+    codec.encode_file(VIDEO_INPUT, VIDEO_FILE, force=True, **VIDEO_OPTIONS)
+    decoded = codec.decode(VIDEO_FILE.read_bytes())
+    expected = {"frames_sha256": frames_hash(decoded.media), "bytes": VIDEO_FILE.stat().st_size}
+    VIDEO_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
+    print(f"video golden: {expected}")
+
+
 if __name__ == "__main__":
     for stream, path in ENTROPY_FILES.items():
         path.write_bytes(encode_entropy(stream))
@@ -127,3 +144,5 @@ if __name__ == "__main__":
         make_image_goldens()
     if "--no-audio" not in sys.argv:
         make_audio_goldens()
+    if "--no-video" not in sys.argv:
+        make_video_goldens()

@@ -8,6 +8,9 @@ samples/seeding_384x256.png: "seeding" by Clemens Engelhardt (CC0-1.0, Debian pa
 lomiri-wallpapers-16.04), downscaled 5x and cropped; the README demo's photo.
 samples/melody_22k.flac: a procedural plucked-string melody (Karplus-Strong synthesis of
 two voices, stereo, 22.05 kHz, 4 s); the audio demo's input and the audio golden files'.
+samples/orbits_160x96.mp4: a procedural clip (48 frames, 24 fps, H.264 CRF 12): three
+shaded discs orbiting over a drifting colour gradient with fine stripes; the video demo's
+input.
 """
 
 from __future__ import annotations
@@ -88,6 +91,41 @@ def write_flac(samples: np.ndarray, rate: int, path: Path) -> None:
     write(Audio(AudioInfo(rate, samples.shape[0], samples.shape[1]), iter([samples])), path)
 
 
+def orbits(width: int = 160, height: int = 96, frames: int = 48) -> np.ndarray:
+    """(frames, height, width, 3) uint8: discs orbiting over a drifting gradient."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.empty((frames, height, width, 3), dtype=np.uint8)
+    discs = [(0.30, 1.0, (230, 80, 60)), (0.22, -1.5, (60, 200, 90)), (0.38, 0.6, (70, 90, 240))]
+    for t in range(frames):
+        phase = 2 * np.pi * t / frames
+        base = np.stack(
+            [
+                110 + 60 * np.sin(x / width * 3 + phase),
+                100 + 50 * np.cos(y / height * 4 - phase),
+                120 + 40 * np.sin((x + y) / 40 + 2 * phase),
+            ],
+            axis=-1,
+        )
+        base += 12 * np.sin(x / 2.5 + y / 7)[..., None]  # fine stripes: some texture
+        for radius, speed, colour in discs:
+            cx = width / 2 + radius * width * np.cos(speed * phase)
+            cy = height / 2 + radius * height * np.sin(speed * phase)
+            r2 = ((x - cx) ** 2 + (y - cy) ** 2) / (0.12 * height) ** 2
+            shade = np.clip(1.2 - r2, 0, 1)[..., None] * (r2 < 1)[..., None]
+            base = base * (1 - shade) + shade * np.array(colour) * (1.1 - 0.4 * r2[..., None])
+        out[t] = np.clip(np.round(base), 0, 255)
+    return out
+
+
+def write_mp4(frames: np.ndarray, fps: int, path: Path) -> None:
+    from fractions import Fraction
+
+    from codec.media.video import Video, VideoInfo, write
+
+    info = VideoInfo(frames.shape[2], frames.shape[1], Fraction(fps), len(frames))
+    write(Video(info, (f for f in frames)), path)
+
+
 def cc0_photo(out: Path) -> None:
     """A CC0 photograph from a Debian wallpaper package, downscaled to 384x256."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,9 +143,11 @@ if __name__ == "__main__":
         SAMPLES / "mandelbrot_320x240.pgm",
         SAMPLES / "seeding_384x256.png",
         SAMPLES / "melody_22k.flac",
+        SAMPLES / "orbits_160x96.mp4",
     )
     write_pgm(mandelbrot(320, 240), outputs[0])
     cc0_photo(outputs[1])
     write_flac(plucked_melody(), 22050, outputs[2])
+    write_mp4(orbits(), 24, outputs[3])
     for out in outputs:
         print(f"wrote {out} ({out.stat().st_size} bytes)")

@@ -204,4 +204,7 @@ def _write_folder(video: Video, path: Path) -> None:
 
 
 def collect(video: Video) -> Video:
-    return video
+    """The video with all its frames decoded now (in-memory API: errors surface here)."""
+    frames = list(video.frames())
+    info = video.info
+    return Video(VideoInfo(info.width, info.height, info.fps, len(frames)), (f for f in frames))

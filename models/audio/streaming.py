@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from models.audio.network import AudioNetwork
+from models.threads import run_single_threaded
 
 
 def rechunk(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
@@ -49,28 +50,12 @@ def rechunk(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield np.concatenate(pending, axis=1)
 
 
-WORKERS = 2
-
-
 def _pieces(channels: int, held: int, frames: int, context: int) -> list[tuple[int, int, int]]:
     """(channel, first, end) frame ranges of the new frames (after ``held`` context frames),
     halves when both halves are longer than the context."""
     halves = 2 if frames >= 2 * context else 1
     cuts = [held + frames * i // halves for i in range(halves + 1)]
     return [(c, a, b) for c in range(channels) for a, b in pairwise(cuts)]
-
-
-def _run_single_threaded(fn, pieces: list) -> list:
-    """``[fn(p) for p in pieces]`` on WORKERS threads, torch limited to one thread each."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(WORKERS) as pool:
-            return list(pool.map(fn, pieces))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _join(parts: list[torch.Tensor], channels: int, dim: int) -> torch.Tensor:
@@ -124,7 +109,7 @@ class SegmentEncoder:
                 return self.net.fsq_codes(latent)[0]
 
         pieces = _pieces(wave.shape[0], held, frames, self.context)
-        return _join(_run_single_threaded(encode, pieces), wave.shape[0], 0).numpy()
+        return _join(run_single_threaded(encode, pieces), wave.shape[0], 0).numpy()
 
 
 class SegmentDecoder:
@@ -153,7 +138,7 @@ class SegmentDecoder:
             return wave[0, 0, (a - lo) * self.net.hop :]
 
         pieces = _pieces(latent.shape[0], held, frames, self.context)
-        return _join(_run_single_threaded(decode, pieces), latent.shape[0], 0).numpy()
+        return _join(run_single_threaded(decode, pieces), latent.shape[0], 0).numpy()
 
     def _extend(self, latent: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         """(context + segment latent, context frames, segment frames); keeps the tail."""

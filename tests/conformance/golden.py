@@ -208,3 +208,15 @@ def pcm_hash(audio) -> str:
     samples = np.concatenate(list(audio.blocks()), axis=1)
     pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
     return hashlib.sha256(repr(pcm.shape).encode() + pcm.tobytes()).hexdigest()
+
+
+VIDEO_DIR = HERE / "video"
+VIDEO_FILE = VIDEO_DIR / "orbits_q1.ncdc"
+VIDEO_EXPECTED = VIDEO_DIR / "expected.json"
+VIDEO_INPUT = HERE.parent.parent / "samples" / "orbits_160x96.mp4"
+VIDEO_OPTIONS = {"quality": 1, "epochs": 20}
+
+
+def frames_hash(video) -> str:
+    """sha256 of decoded video frames, (T, H, W, 3) uint8."""
+    return pixel_hash(np.stack(list(video.frames())))

@@ -1,0 +1,1 @@
+"""Video codec: neural video representations (nerv mode: HNeRV-style per-video fit)."""
