@@ -61,7 +61,7 @@ def main() -> None:
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(KIND_NAMES), help="Media kind (default: detected).")
 @click.option("--quality", type=int, help="Quality level of lossy codecs (higher is better).")
-@click.option("--bitrate", type=float, help="Target bitrate in kbit/s (audio, video).")
+@click.option("--bitrate", type=float, help="Target bitrate in kbit/s (audio).")
 @click.option("--mode", help="Codec variant (audio: rvq [default] or fsq; video: nerv).")
 @click.option("--epochs", type=int, help="Video: fitting passes per segment [30].")
 @click.option("--time-limit", type=float, help="Video: seconds of fitting for the whole video.")
@@ -104,7 +104,7 @@ def encode(
     force: bool,
     quiet: bool,
 ) -> None:
-    """Encode the media file SRC into the codec file DST."""
+    """Encode the media file (or folder of PNG video frames) SRC into the codec file DST."""
     progress = not quiet and sys.stderr.isatty()
     if max_error is not None and state_error is None:
         state_error = min(0.5, 10 * max_error)

@@ -35,9 +35,15 @@ value + 5 bits code length, plus the same float32 quantization steps as ours (4 
 group); also one Huffman code shared by all tensors, and the empirical entropy of the integers
 (per tensor, no table) as the bound of any static per-tensor code.
 
+Residual vs direct weight coding (with BasketballPass selected, not with --quick): the clip in
+4 segments of 25 frames at quality 2 and ``--epochs``, once with every segment a key segment
+(weights fitted from scratch and coded as they are) and once with residual segments after the
+first (weights fitted from the previous segment's and coded as differences, ``from_prev``):
+payload bytes per segment and PSNR of the decoded frames.
+
 Writes into ``--out``: results.json, results.md (the tables printed at the end) and
 rd_<clip>.png (PSNR-RGB and PSNR-Y vs bpp). Each row is printed as JSON as it is measured.
-The default run takes about 15-25 minutes on 2 CPU cores (the fitting of ours dominates:
+The default run takes about 20-30 minutes on 2 CPU cores (the fitting of ours dominates:
 BasketballPass ~4 min per quality at 30 epochs); ``--quick`` (the last of --qualities, 2 epochs,
 3 CRFs per baseline) is a smoke run of a minute or two per clip.
 """
@@ -77,6 +83,7 @@ BASELINES = {  # name: (FFmpeg encoder, options, CRF sweep)
     "svt-av1": ("libsvtav1", {"preset": "8"}, (30, 38, 46, 54, 62)),
 }
 ENTROPY_CLIP, ENTROPY_QUALITY = "cars", 3
+RESIDUAL_CLIP, RESIDUAL_QUALITY, RESIDUAL_SEGMENT = "BasketballPass", 2, 25
 MSSSIM_MIN_SIDE = 161  # pytorch_msssim: smaller side > (11 - 1) * 2**4 with 5 scales
 HUFFMAN_COUNT_BITS, HUFFMAN_SYMBOL_BITS, HUFFMAN_LENGTH_BITS, STEP_BITS = 16, 16, 5, 32
 
@@ -280,7 +287,7 @@ def entropy_vs_huffman(frames: np.ndarray, epochs: int, chunk_bytes: int | None)
     from models.video.codec import QUALITIES, segment_frames
     from models.video.fit import fit_segment
     from models.video.network import Decoder
-    from models.video.quantize import encode_tensors, pack_segment
+    from models.video.quantize import KEY, encode_tensors, pack_segment
 
     config = QUALITIES[ENTROPY_QUALITY]
     segment = frames[: segment_frames(frames.shape[2], frames.shape[1])]
@@ -290,7 +297,7 @@ def entropy_vs_huffman(frames: np.ndarray, epochs: int, chunk_bytes: int | None)
     items = [(q, steps, None) for q, steps in fitted.weights]
     items.append((*fitted.embeddings, 1))  # as pack_segment: one step per embedding channel
     ours = encode_tensors(items)
-    if ours != pack_segment(fitted):
+    if bytes([KEY]) + ours != pack_segment(fitted):
         raise RuntimeError("encode_tensors(items) differs from pack_segment")
     groups = sum(len(steps) for _, steps, _ in items)
     names = [*Decoder(config).state_dict(), "embeddings"]
@@ -323,6 +330,41 @@ def entropy_vs_huffman(frames: np.ndarray, epochs: int, chunk_bytes: int | None)
     result["ours_over_huffman_shared"] = result["ours_bytes"] / result["huffman_shared_bytes"]
     print(json.dumps({k: v for k, v in result.items() if k != "tensors"}), flush=True)
     return result
+
+
+def residual_vs_direct(frames: np.ndarray, fps: Fraction, epochs: int) -> list[dict]:
+    """The clip in segments of RESIDUAL_SEGMENT frames at quality RESIDUAL_QUALITY, every
+    segment a key segment (direct weights) vs residual segments after the first (weights
+    fitted from the previous segment's, coded as differences): payload bytes and PSNR."""
+    from codec.media.video import Video, VideoInfo
+    from codec.registry import EncodeOptions
+    from models.video.codec import QUALITIES, VideoCodec
+    from models.video.render import SegmentRenderer
+
+    info = VideoInfo(frames.shape[2], frames.shape[1], fps, len(frames))
+    options = EncodeOptions(quality=RESIDUAL_QUALITY, epochs=epochs)
+    rows = []
+    for name, key_interval in (("direct", 1), ("residual", len(frames))):
+        start = time.perf_counter()
+        codec_ = VideoCodec(segment_limit=RESIDUAL_SEGMENT, key_interval=key_interval)
+        chunks = list(codec_.encode(Video(info, (f for f in frames)), options).chunks)
+        encode_s = time.perf_counter() - start
+        renderer = SegmentRenderer(QUALITIES[RESIDUAL_QUALITY], info.height, info.width)
+        decoded = np.stack(
+            [f for i, c in enumerate(chunks)
+             for f in renderer.frames(c, min(RESIDUAL_SEGMENT, len(frames) - i * RESIDUAL_SEGMENT))]
+        )  # fmt: skip
+        row = {
+            "coding": name,
+            "segments": len(chunks),
+            "chunk_bytes": [len(c) for c in chunks],
+            "bytes": sum(len(c) for c in chunks),
+            "encode_s": encode_s,
+            **metrics(frames, decoded),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 def plot(rows: list[dict], out: Path) -> list[str]:
@@ -368,7 +410,13 @@ def _fmt(value: float | None, spec: str) -> str:
     )
 
 
-def markdown(rows: list[dict], bd: list[dict], entropy: dict | None, notes: list[str]) -> str:
+def markdown(
+    rows: list[dict],
+    bd: list[dict],
+    entropy: dict | None,
+    residual: list[dict],
+    notes: list[str],
+) -> str:
     lines = [
         "| clip | codec | setting | bytes | bpp | kbps | PSNR-RGB dB | PSNR-Y dB | MS-SSIM"
         " | enc s | dec s | dec fps |",
@@ -418,6 +466,23 @@ def markdown(rows: list[dict], bd: list[dict], entropy: dict | None, notes: list
             f"| empirical entropy per tensor + steps (no table) | {e['entropy_bound_bytes']:.0f}"
             f" | {e['ours_bytes'] / e['entropy_bound_bytes']:.3f} |",
         ]
+    if residual:
+        direct = residual[0]["bytes"]
+        lines += [
+            "",
+            f"Residual (from_prev) vs direct weight coding: {RESIDUAL_CLIP} in segments of"
+            f" {RESIDUAL_SEGMENT} frames, quality {RESIDUAL_QUALITY}, same epochs",
+            "",
+            "| coding | segments | payload bytes per segment | total bytes | vs direct |"
+            " PSNR-RGB dB | PSNR-Y dB | enc s |",
+            "|---|---:|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in residual:
+            lines.append(
+                f"| {r['coding']} | {r['segments']} | {' '.join(map(str, r['chunk_bytes']))} |"
+                f" {r['bytes']} | {100 * (r['bytes'] / direct - 1):+.1f}% | {r['psnr_rgb']:.2f} |"
+                f" {r['psnr_y']:.2f} | {r['encode_s']:.1f} |"
+            )
     lines += ["", *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
 
@@ -456,7 +521,7 @@ def main() -> None:
     if _ms_ssim is None:
         notes.append("MS-SSIM skipped: pytorch_msssim is not installed.")
     rows: list[dict] = []
-    entropy = None
+    entropy, residual = None, []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
             clip_rows, frames = rd_rows(clip, args.quick, qualities, epochs, args.threads,
@@ -469,6 +534,8 @@ def main() -> None:
                          if r["codec"] == "ours" and r["setting"] == ENTROPY_QUALITY]  # fmt: skip
                 single = chunk[0][0] if chunk and len(chunk[0]) == 1 else None
                 entropy = entropy_vs_huffman(frames, epochs, single)
+            if clip == RESIDUAL_CLIP and not args.quick:
+                residual = residual_vs_direct(frames, CLIPS[clip][1], epochs)
     bd = bd_rows(rows)
     images = plot(rows, args.out)
     if entropy is None:
@@ -477,14 +544,15 @@ def main() -> None:
         notes.append(
             f"Entropy check: the quality-{ENTROPY_QUALITY} file's chunk is "
             f"{entropy['container_chunk_bytes']} bytes, the separate fit gives "
-            f"{entropy['ours_bytes']} (equal when the fit is reproducible)."
+            f"{entropy['ours_bytes']} + 1 kind byte (equal when the fit is reproducible)."
         )
     config = {"clips": clips, "qualities": qualities, "epochs": epochs,
               "threads": args.threads, "quick": args.quick}  # fmt: skip
     result = {"config": config, "notes": notes, "rows": rows, "bd_rate": bd,
-              "entropy_vs_huffman": entropy, "plots": images}  # fmt: skip
+              "entropy_vs_huffman": entropy, "residual_vs_direct": residual,
+              "plots": images}  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
-    table = markdown(rows, bd, entropy, notes)
+    table = markdown(rows, bd, entropy, residual, notes)
     (args.out / "results.md").write_text(table)
     print(table)
 

@@ -11,10 +11,16 @@ widths), which sets the rate; ``--epochs`` (default 60) and ``--time-limit`` (se
 fitting for the whole video, shared among segments by frame count; per segment when the
 input does not say its frame count) bound the encode time.
 
-Chunks: one per segment, :func:`models.video.quantize.encode_tensors` of the decoder's
-weights (``Decoder.state_dict`` order, one step per tensor) then the embeddings (one step per
-channel). Metadata: ``width``, ``height``, ``fps`` (numerator, denominator), ``frames``,
-``segment_frames``, ``mode``, ``embed``, ``widths``. Decoding is float arithmetic: the
+Every ``key_interval``-th segment (from the first) is a key segment, fitted from scratch; the
+others are residual segments, fitted from the previous segment's networks, their weight
+integers coded as differences to the previous segment's (``from_prev``): a decoder can start
+at any key segment.
+
+Chunks: one per segment, a kind byte (0 key, 1 residual) then
+:func:`models.video.quantize.encode_tensors` of the decoder's weights (``Decoder.state_dict``
+order, one step per tensor) and the embeddings (one step per channel). Metadata: ``width``,
+``height``, ``fps`` (numerator, denominator), ``frames``, ``segment_frames``,
+``key_interval``, ``mode``, ``embed``, ``widths``. Decoding is float arithmetic: the
 bitstream parses identically everywhere (integers and fixed tables), the pixels are the same
 for 1 or 2 torch threads on one machine (one-thread pieces) and may differ by one level
 between machines with different vector units.
@@ -46,6 +52,7 @@ MAX_SEGMENT_PIXELS = 1 << 24
 MAX_SEGMENT_FRAMES = 100
 MAX_FRAMES = 1 << 24
 MAX_WIDTH = 256  # decoder channels, any layer (bitstream check)
+KEY_INTERVAL = 8
 
 
 def segment_frames(width: int, height: int) -> int:
@@ -86,15 +93,22 @@ class VideoCodec(Codec):
     kind = "video"
     codec_id = "video-v1"
 
+    def __init__(self, segment_limit: int | None = None, key_interval: int = KEY_INTERVAL) -> None:
+        """``segment_limit``: at most this many frames per segment (tools comparing segment
+        layouts); ``key_interval``: 1 codes every segment as a key segment."""
+        self.segment_limit, self.key_interval = segment_limit, key_interval
+
     def encode(self, media: Video, options: EncodeOptions) -> Encoded:
         config, epochs, limit = _choose(options)
         info = media.info
         per_segment = segment_frames(info.width, info.height)
+        per_segment = min(per_segment, self.segment_limit or per_segment)
         metadata = {
             "width": info.width,
             "height": info.height,
             "fps": (info.fps.numerator, info.fps.denominator),
             "segment_frames": per_segment,
+            "key_interval": self.key_interval,
             "mode": "nerv",
             "embed": config.embed,
             "widths": config.widths,
@@ -104,11 +118,16 @@ class VideoCodec(Codec):
             from models.video.fit import fit_segment
             from models.video.quantize import pack_segment
 
-            count = 0
-            for frames in media.segments(per_segment):
+            count, previous = 0, None
+            for index, frames in enumerate(media.segments(per_segment)):
                 share = len(frames) / info.frames if info.frames else 1.0
-                fitted = fit_segment(frames, config, epochs, limit * share, options.progress)
-                yield pack_segment(fitted)
+                if index % self.key_interval == 0:
+                    previous = None
+                fitted = fit_segment(
+                    frames, config, epochs, limit * share, options.progress, start=previous
+                )
+                yield pack_segment(fitted, None if previous is None else previous.integers)
+                previous = fitted
                 count += len(frames)
             if not count:
                 raise InvalidParameterError("the video has no frames")
@@ -119,7 +138,7 @@ class VideoCodec(Codec):
     def decode(
         self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
     ) -> Video:
-        from models.video.render import render_segment
+        from models.video.render import SegmentRenderer
 
         meta = _checked(header)
         config = NervConfig(embed=meta["embed"], widths=tuple(meta["widths"]))
@@ -130,10 +149,11 @@ class VideoCodec(Codec):
             raise BitstreamError(f"video file needs {expected} chunks, has {len(header.chunks)}")
 
         def decoded() -> Iterator[np.ndarray]:
+            renderer = SegmentRenderer(config, height, width)
             index = -1
             for index, chunk in enumerate(chunks):
                 count = min(per_segment, frames - index * per_segment)
-                yield from render_segment(chunk, config, count, height, width)
+                yield from renderer.frames(chunk, count)
             if index < 0:
                 raise BitstreamError("no intact video segment to decode")
 
@@ -143,7 +163,7 @@ class VideoCodec(Codec):
 
 def _checked(header: ContainerHeader) -> dict:
     meta = header.metadata
-    keys = ("width", "height", "frames", "segment_frames", "embed")
+    keys = ("width", "height", "frames", "segment_frames", "key_interval", "embed")
     if not all(isinstance(meta.get(k), int) for k in keys) or meta.get("mode") != "nerv":
         raise BitstreamError("video header needs integer " + ", ".join(keys) + " and mode nerv")
     fps, widths = meta.get("fps"), meta.get("widths")
@@ -158,6 +178,8 @@ def _checked(header: ContainerHeader) -> dict:
         raise BitstreamError(
             f"video header: {meta['frames']} frames in segments of {meta['segment_frames']}"
         )
+    if meta["key_interval"] < 1:
+        raise BitstreamError(f"video header: key interval {meta['key_interval']}")
     if meta["segment_frames"] > segment_frames(meta["width"], meta["height"]):
         raise BitstreamError(f"video header: segments of {meta['segment_frames']} frames")
     return meta

@@ -6,6 +6,10 @@ over the budget (``epochs``, or wall-clock ``time_limit`` seconds, whichever end
 last ``QAT_FRACTION`` of the budget trains through the quantizers (decoder weights and
 embeddings rounded in the forward pass), so the transmitted integers are what was trained.
 The encoder (a fitting aid) is not transmitted.
+
+A residual segment starts from the previous segment's fitted networks (``start``) and keeps
+its weights' quantization steps, so its weight integers can be coded as differences to the
+previous ones; it trains with a lower learning rate (``WARM_LEARNING_RATE``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from models.video.quantize import EMBED_BITS, WEIGHT_BITS, fake_quantize, quanti
 
 QAT_FRACTION = 0.2
 LEARNING_RATE = 2e-3
+WARM_LEARNING_RATE = 5e-4
 
 
 @dataclass
@@ -34,6 +39,12 @@ class FittedSegment:
     embeddings: tuple[np.ndarray, np.ndarray]
     epochs: int
     psnr: float  # of the last epoch, dB, on the padded frames' real pixels
+    state: tuple[dict, dict]  # encoder and decoder state dicts, the next segment's start
+
+    @property
+    def integers(self) -> list[np.ndarray]:
+        """The decoder weights' integers (what a residual segment is coded against)."""
+        return [q for q, _ in self.weights]
 
 
 def padded_size(height: int, width: int) -> tuple[int, int]:
@@ -48,8 +59,13 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
 
 
-def _quantized_decoder(decoder: Decoder, embeddings: torch.Tensor) -> torch.Tensor:
-    params = {name: fake_quantize(p, WEIGHT_BITS) for name, p in decoder.named_parameters()}
+def _quantized_decoder(
+    decoder: Decoder, embeddings: torch.Tensor, steps: list[np.ndarray] | None
+) -> torch.Tensor:
+    params = {
+        name: fake_quantize(p, WEIGHT_BITS, steps=None if steps is None else steps[i])
+        for i, (name, p) in enumerate(decoder.named_parameters())
+    }
     emb = fake_quantize(embeddings, EMBED_BITS, dim=1)
     return torch.func.functional_call(decoder, params, (emb,))
 
@@ -60,15 +76,22 @@ def fit_segment(
     epochs: int,
     time_limit: float = float("inf"),
     progress: bool = False,
+    start: FittedSegment | None = None,
     seed: int = 0,
 ) -> FittedSegment:
     """Fit encoder + decoder to (T, H, W, 3) uint8 frames for ``epochs`` passes or
-    ``time_limit`` seconds; ``progress`` shows a bar of epochs with the PSNR."""
+    ``time_limit`` seconds; ``progress`` shows a bar of epochs with the PSNR. ``start``: the
+    previous segment's fit (a residual segment: warm start, same weight steps)."""
     torch.manual_seed(seed)
     h, w = frames.shape[1:3]
     target = to_tensor(frames)
     encoder, decoder = Encoder(config), Decoder(config)
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], LEARNING_RATE)
+    steps, rate = None, LEARNING_RATE
+    if start is not None:
+        encoder.load_state_dict(start.state[0])
+        decoder.load_state_dict(start.state[1])
+        steps, rate = [s for _, s in start.weights], WARM_LEARNING_RATE
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], rate)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -81,13 +104,15 @@ def fit_segment(
         if done >= 1.0:
             break
         for group in optimizer.param_groups:
-            group["lr"] = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * done))
+            group["lr"] = rate * 0.5 * (1 + math.cos(math.pi * done))
         quantized = done >= 1.0 - QAT_FRACTION
         total = 0.0
         for index in torch.randperm(len(target)):
             frame = target[index : index + 1]
             embeddings = encoder(frame)
-            out = _quantized_decoder(decoder, embeddings) if quantized else decoder(embeddings)
+            out = (
+                _quantized_decoder(decoder, embeddings, steps) if quantized else decoder(embeddings)
+            )
             loss = F.mse_loss(out[..., :h, :w], frame[..., :h, :w])
             optimizer.zero_grad()
             loss.backward()
@@ -102,5 +127,9 @@ def fit_segment(
         bar.close()
     with torch.no_grad():
         embeddings = torch.cat([encoder(target[i : i + 1]) for i in range(len(target))])
-    weights = [quantize(p, WEIGHT_BITS) for p in decoder.state_dict().values()]
-    return FittedSegment(weights, quantize(embeddings, EMBED_BITS, dim=1), epoch, psnr)
+    weights = [
+        quantize(p, WEIGHT_BITS, steps=None if steps is None else steps[i])
+        for i, p in enumerate(decoder.state_dict().values())
+    ]
+    state = (encoder.state_dict(), decoder.state_dict())
+    return FittedSegment(weights, quantize(embeddings, EMBED_BITS, dim=1), epoch, psnr, state)

@@ -38,17 +38,26 @@ def _expand(steps: torch.Tensor, tensor: torch.Tensor, dim: int | None) -> torch
     return steps.reshape(shape)
 
 
-def fake_quantize(tensor: torch.Tensor, bits: int, dim: int | None = None) -> torch.Tensor:
-    """Rounded to the quantization grid in the forward pass, identity gradient backward."""
-    step = _expand(steps_for(tensor.detach(), bits, dim), tensor, dim)
+def fake_quantize(
+    tensor: torch.Tensor, bits: int, dim: int | None = None, steps: np.ndarray | None = None
+) -> torch.Tensor:
+    """Rounded to the quantization grid in the forward pass, identity gradient backward.
+    ``steps``: a fixed grid (a residual segment keeps its key segment's steps)."""
+    grid = steps_for(tensor.detach(), bits, dim) if steps is None else torch.from_numpy(steps)
+    step = _expand(grid if dim is not None else grid.reshape(()), tensor, dim)
     return tensor + (torch.round(tensor / step) * step - tensor).detach()
 
 
-def quantize(tensor: torch.Tensor, bits: int, dim: int | None = None):
-    """(int64 array of the tensor's shape, float32 steps (groups,))."""
-    steps = steps_for(tensor.detach(), bits, dim).float()
-    q = torch.round(tensor.detach() / _expand(steps, tensor, dim)).to(torch.int64)
-    return q.numpy(), np.atleast_1d(steps.numpy().astype(np.float32))
+def quantize(
+    tensor: torch.Tensor, bits: int, dim: int | None = None, steps: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 array of the tensor's shape, float32 steps (groups,)); ``steps``: fixed grid."""
+    if steps is None:
+        steps = np.atleast_1d(steps_for(tensor.detach(), bits, dim).float().numpy())
+    grid = torch.from_numpy(steps.astype(np.float32))
+    step = _expand(grid if dim is not None else grid.reshape(()), tensor, dim)
+    q = torch.round(tensor.detach() / step).to(torch.int64)
+    return q.numpy(), steps.astype(np.float32)
 
 
 def dequantize(q: np.ndarray, steps: np.ndarray, dim: int | None = None) -> torch.Tensor:
@@ -107,7 +116,18 @@ def decode_tensors(
     return out
 
 
-def pack_segment(fitted) -> bytes:
-    """A :class:`models.video.fit.FittedSegment` -> its chunk (weights, then embeddings)."""
-    items = [(q, steps, None) for q, steps in fitted.weights]
-    return encode_tensors([*items, (*fitted.embeddings, 1)])
+KEY, RESIDUAL = 0, 1  # first byte of a segment chunk
+
+
+def pack_segment(fitted, previous: list[np.ndarray] | None = None) -> bytes:
+    """A :class:`models.video.fit.FittedSegment` -> its chunk: a kind byte, then the weights
+    and the embeddings (:func:`encode_tensors`). ``previous``: the weight integers of the
+    segment before, on the same grid (the fit kept its steps): the weights are coded as the
+    difference to them (RESIDUAL); None: as they are (KEY)."""
+    if previous is None:
+        items = [(q, steps, None) for q, steps in fitted.weights]
+    else:
+        pairs = zip(fitted.weights, previous, strict=True)
+        items = [(q - p, steps, None) for (q, steps), p in pairs]
+    kind = KEY if previous is None else RESIDUAL
+    return bytes([kind]) + encode_tensors([*items, (*fitted.embeddings, 1)])
