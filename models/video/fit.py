@@ -26,8 +26,8 @@ from models.video.network import STRIDE, Decoder, Encoder, NervConfig
 from models.video.quantize import EMBED_BITS, WEIGHT_BITS, fake_quantize, quantize
 
 QAT_FRACTION = 0.2
-LEARNING_RATE = 2e-3
-WARM_LEARNING_RATE = 5e-4
+LEARNING_RATE = 4e-3
+WARM_LEARNING_RATE = 1e-3
 
 
 @dataclass

@@ -18,7 +18,7 @@ import torch
 from codec.errors import BitstreamError
 from entropy import IndexedLaplace, SymbolDecoder, SymbolEncoder
 
-WEIGHT_BITS = 8
+WEIGHT_BITS = 5
 EMBED_BITS = 6
 _GROUP = struct.Struct("<fB")  # step, table index
 
