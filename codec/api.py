@@ -129,7 +129,15 @@ def encode(
     _check_reference(kind, reference, max_error)
     codec = get_kind(kind).codec()
     options = EncodeOptions(
-        quality, bitrate, device, reference, max_error, state_error, mode, epochs, time_limit
+        quality=quality,
+        bitrate_kbps=bitrate,
+        device=device,
+        reference=reference,
+        max_error=max_error,
+        state_error=state_error,
+        mode=mode,
+        epochs=epochs,
+        time_limit=time_limit,
     )
     encoded = codec.encode(media, options)
     return container_bytes(
@@ -199,16 +207,16 @@ def encode_file(
         atomic_output(dst, force) as tmp,
     ):
         options = EncodeOptions(
-            quality,
-            bitrate,
-            device,
-            ref,
-            max_error,
-            state_error,
-            mode,
-            epochs,
-            time_limit,
-            progress,
+            quality=quality,
+            bitrate_kbps=bitrate,
+            device=device,
+            reference=ref,
+            max_error=max_error,
+            state_error=state_error,
+            mode=mode,
+            epochs=epochs,
+            time_limit=time_limit,
+            progress=progress,
         )
         encoded = codec.encode(media, options)
         chunks = _progress(encoded.chunks, None, f"encoding {src.name}", progress)

@@ -25,6 +25,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 OUT = ROOT / "out" / "demo"
+sys.path.insert(0, str(ROOT))  # the quality helpers read media with the package's readers
 
 
 def run(*args: str) -> float:
@@ -41,7 +42,6 @@ def psnr(a: Path, b: Path) -> float:
 
 def audio_quality(a: Path, b: Path) -> tuple[float, float]:
     """(duration in s, SNR in dB) of decoded audio ``b`` against ``a``."""
-    sys.path.insert(0, str(ROOT))
     from codec.media.audio import open_input
 
     signals = []
@@ -55,7 +55,6 @@ def audio_quality(a: Path, b: Path) -> tuple[float, float]:
 
 def video_quality(a: Path, b: Path) -> tuple[int, int, int, float, float]:
     """(frames, width, height, duration in s, PSNR in dB over all frames) of ``b`` vs ``a``."""
-    sys.path.insert(0, str(ROOT))
     from codec.media.video import open_input
 
     clips = []

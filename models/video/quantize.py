@@ -10,6 +10,7 @@ straight-through gradient (quantization-aware training).
 
 from __future__ import annotations
 
+import functools
 import struct
 
 import numpy as np
@@ -31,8 +32,9 @@ def steps_for(tensor: torch.Tensor, bits: int, dim: int | None) -> torch.Tensor:
 
 
 def _expand(steps: torch.Tensor, tensor: torch.Tensor, dim: int | None) -> torch.Tensor:
+    """Steps (one, or one per index of ``dim``) shaped to broadcast against ``tensor``."""
     if dim is None:
-        return steps
+        return steps.reshape(())
     shape = [1] * tensor.dim()
     shape[dim] = -1
     return steps.reshape(shape)
@@ -44,7 +46,7 @@ def fake_quantize(
     """Rounded to the quantization grid in the forward pass, identity gradient backward.
     ``steps``: a fixed grid (a residual segment keeps its key segment's steps)."""
     grid = steps_for(tensor.detach(), bits, dim) if steps is None else torch.from_numpy(steps)
-    step = _expand(grid if dim is not None else grid.reshape(()), tensor, dim)
+    step = _expand(grid, tensor, dim)
     return tensor + (torch.round(tensor / step) * step - tensor).detach()
 
 
@@ -54,16 +56,14 @@ def quantize(
     """(int64 array of the tensor's shape, float32 steps (groups,)); ``steps``: fixed grid."""
     if steps is None:
         steps = np.atleast_1d(steps_for(tensor.detach(), bits, dim).float().numpy())
-    grid = torch.from_numpy(steps.astype(np.float32))
-    step = _expand(grid if dim is not None else grid.reshape(()), tensor, dim)
+    step = _expand(torch.from_numpy(steps.astype(np.float32)), tensor, dim)
     q = torch.round(tensor.detach() / step).to(torch.int64)
     return q.numpy(), steps.astype(np.float32)
 
 
 def dequantize(q: np.ndarray, steps: np.ndarray, dim: int | None = None) -> torch.Tensor:
     values = torch.from_numpy(q.astype(np.float32))
-    steps_t = torch.from_numpy(steps)
-    return values * (_expand(steps_t[0] if dim is None else steps_t, values, dim))
+    return values * _expand(torch.from_numpy(steps), values, dim)
 
 
 def _groups(q: np.ndarray, dim: int | None) -> list[np.ndarray]:
@@ -71,9 +71,15 @@ def _groups(q: np.ndarray, dim: int | None) -> list[np.ndarray]:
                                                 for i in range(q.shape[dim])]  # fmt: skip
 
 
+@functools.cache
+def _laplace() -> IndexedLaplace:
+    """One shared instance, so its constriction models are built once per process."""
+    return IndexedLaplace()
+
+
 def encode_tensors(items: list[tuple[np.ndarray, np.ndarray, int | None]]) -> bytes:
     """items: (integers, steps, dim) per tensor -> group headers + one ANS stream."""
-    family = IndexedLaplace()
+    family = _laplace()
     encoder = SymbolEncoder()
     header = bytearray()
     for q, steps, dim in items:
@@ -90,7 +96,7 @@ def decode_tensors(
     data: bytes, shapes: list[tuple[tuple[int, ...], int | None]]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Inverse of :func:`encode_tensors` for tensors of the given (shape, dim)."""
-    family = IndexedLaplace()
+    family = _laplace()
     if len(data) < 4:
         raise BitstreamError("video segment chunk truncated")
     (header_len,) = struct.unpack_from("<I", data)
