@@ -113,14 +113,16 @@ def encode(
     mode: str | None = None,
     epochs: int | None = None,
     time_limit: float | None = None,
+    refine: int | None = None,
 ) -> bytes:
     """Encode in-memory media to container bytes. ``bytes`` input defaults to kind "raw".
 
     ``reference``, ``max_error`` and ``state_error`` apply to checkpoints (a structure of
     torch tensors): the previous checkpoint to code against, and the near-lossless error
     bounds of parameters and of optimizer moments (docs/checkpoint.md). ``mode``: a codec
-    variant (audio: ``"rvq"`` or ``"fsq"``). ``epochs`` / ``time_limit`` (seconds) bound the
-    per-video fitting of the video kind.
+    variant (audio: ``"rvq"`` or ``"fsq"``; video: ``"hyper"`` or ``"nerv"``). ``epochs`` /
+    ``time_limit`` (seconds) bound the per-video fitting of the video nerv mode; ``refine``:
+    fine-tuning steps per segment of the video hyper mode.
     """
     if kind is None:
         if not isinstance(media, (bytes, bytearray, memoryview)):
@@ -138,6 +140,7 @@ def encode(
         mode=mode,
         epochs=epochs,
         time_limit=time_limit,
+        refine=refine,
     )
     encoded = codec.encode(media, options)
     return container_bytes(
@@ -176,15 +179,17 @@ def encode_file(
     mode: str | None = None,
     epochs: int | None = None,
     time_limit: float | None = None,
+    refine: int | None = None,
     force: bool = False,
     progress: bool = False,
 ) -> EncodeReport:
     """Encode the file ``src`` into the container file ``dst`` (written atomically).
 
     ``reference``: checkpoint file to code against; ``max_error``/``state_error``:
-    near-lossless bounds (checkpoints); ``mode``: a codec variant (audio: rvq or fsq);
-    ``epochs`` / ``time_limit``: bounds of per-video fitting (video). A folder of PNG frames
-    is a video.
+    near-lossless bounds (checkpoints); ``mode``: a codec variant (audio: rvq or fsq; video:
+    hyper or nerv); ``epochs`` / ``time_limit``: bounds of per-video fitting (video nerv
+    mode); ``refine``: fine-tuning steps per segment (video hyper mode). A folder of PNG
+    frames is a video.
     """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()
@@ -216,6 +221,7 @@ def encode_file(
             mode=mode,
             epochs=epochs,
             time_limit=time_limit,
+            refine=refine,
             progress=progress,
         )
         encoded = codec.encode(media, options)

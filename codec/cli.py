@@ -62,9 +62,12 @@ def main() -> None:
 @click.option("--kind", type=click.Choice(KIND_NAMES), help="Media kind (default: detected).")
 @click.option("--quality", type=int, help="Quality level of lossy codecs (higher is better).")
 @click.option("--bitrate", type=float, help="Target bitrate in kbit/s (audio).")
-@click.option("--mode", help="Codec variant (audio: rvq [default] or fsq; video: nerv).")
-@click.option("--epochs", type=int, help="Video: fitting passes per segment [30].")
-@click.option("--time-limit", type=float, help="Video: seconds of fitting for the whole video.")
+@click.option(
+    "--mode", help="Codec variant (audio: rvq [default] or fsq; video: hyper [default] or nerv)."
+)
+@click.option("--epochs", type=int, help="Video nerv mode: fitting passes per segment [30].")
+@click.option("--time-limit", type=float, help="Video nerv mode: seconds of fitting in all.")
+@click.option("--refine", type=int, help="Video hyper mode: fine-tuning steps per segment [0].")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option(
     "--reference",
@@ -96,6 +99,7 @@ def encode(
     mode: str | None,
     epochs: int | None,
     time_limit: float | None,
+    refine: int | None,
     device: str,
     reference: Path | None,
     max_error: float | None,
@@ -132,6 +136,7 @@ def encode(
         mode=mode,
         epochs=epochs,
         time_limit=time_limit,
+        refine=refine,
         force=force,
         progress=progress,
     )

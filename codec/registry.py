@@ -24,8 +24,10 @@ class EncodeOptions:
     ``reference``: a media object the input is coded against (checkpoint kind: the previous
     checkpoint); ``max_error`` / ``state_error``: near-lossless error bounds of parameters and
     of optimizer moments (checkpoint kind); ``mode``: a codec's variant (audio: ``rvq`` or
-    ``fsq``; video: ``nerv``); ``epochs`` / ``time_limit``: bounds of per-video fitting
-    (video kind, seconds); ``progress``: the codec may show progress bars of long inner work.
+    ``fsq``; video: ``hyper`` or ``nerv``); ``epochs`` / ``time_limit``: bounds of per-video
+    fitting (video nerv mode, seconds); ``refine``: fine-tuning steps per segment of the
+    predicted weights (video hyper mode); ``progress``: the codec may show progress bars of
+    long inner work.
     """
 
     quality: int | None = None
@@ -37,6 +39,7 @@ class EncodeOptions:
     mode: str | None = None
     epochs: int | None = None
     time_limit: float | None = None
+    refine: int | None = None
     progress: bool = False
 
     def require_only(self, codec: str, *accepted: str) -> None:
@@ -56,6 +59,7 @@ _FLAGS = {
     "state_error": "--state-error",
     "epochs": "--epochs",
     "time_limit": "--time-limit",
+    "refine": "--refine",
 }
 
 

@@ -1,34 +1,38 @@
-"""The video codec (codec id ``video-v1``), nerv mode: an HNeRV-style network fitted to each
-segment of the video, its decoder weights and frame embeddings quantized and entropy-coded.
+"""The video codec (codec id ``video-v1``): two modes, one container layout.
 
 Input: any :class:`codec.media.video.Video` (RGB frames of any size). Frames are grouped into
-segments of at most ``segment_frames`` frames (``MAX_SEGMENT_PIXELS`` pixels, at most
-``MAX_SEGMENT_FRAMES`` frames), each fitted on its own (models/video/fit.py), so memory is
-one segment whatever the duration and a decoder can start at any segment.
+segments coded one chunk each, so memory is one segment whatever the duration; every
+``key_interval``-th segment (from the first) is a key segment that decodes on its own, the
+others may be coded against the segment before (``from_prev``).
 
-``--quality`` 1..5 picks the network size (:data:`QUALITIES`: embedding channels and decoder
-widths), which sets the rate; ``--epochs`` (default 60) and ``--time-limit`` (seconds of
-fitting for the whole video, shared among segments by frame count; per segment when the
-input does not say its frame count) bound the encode time.
+**hyper** (default, models/video/hyper.py): segments of ``FRAMES`` (4) frames; the shipped
+hypernetwork (models/weights/video-hyper-v1, its id in the header) predicts the weights of a
+small conv hyponet per 64x64 patch tubelet, ``--refine N`` fine-tunes them on the content,
+and their integers (units of the quality's ``step``) are entropy-coded, a residual segment
+as the difference to the previous segment's when that is smaller. ``--quality`` 1..5 picks
+the step (:data:`HYPER_STEPS`).
 
-Every ``key_interval``-th segment (from the first) is a key segment, fitted from scratch; the
-others are residual segments, fitted from the previous segment's networks, their weight
-integers coded as differences to the previous segment's (``from_prev``): a decoder can start
-at any key segment.
+**nerv** (models/video/fit.py): an HNeRV-style network fitted to each segment (at most
+``MAX_SEGMENT_FRAMES`` frames and ``MAX_SEGMENT_PIXELS`` pixels); ``--quality`` 1..5 picks
+the network size (:data:`QUALITIES`), ``--epochs`` (default 30) and ``--time-limit``
+(seconds of fitting for the whole video, shared among segments by frame count; per segment
+when the input does not say its frame count) bound the encode time. A residual segment is
+fitted from the previous segment's networks and its weight integers coded as differences.
+Chunks: a kind byte (0 key, 1 residual) then :func:`models.video.quantize.encode_tensors`
+of the decoder's weights (``Decoder.state_dict`` order, one step per tensor) and the
+embeddings (one step per channel).
 
-Chunks: one per segment, a kind byte (0 key, 1 residual) then
-:func:`models.video.quantize.encode_tensors` of the decoder's weights (``Decoder.state_dict``
-order, one step per tensor) and the embeddings (one step per channel). Metadata: ``width``,
-``height``, ``fps`` (numerator, denominator), ``frames``, ``segment_frames``,
-``key_interval``, ``mode``, ``embed``, ``widths``. Decoding is float arithmetic: the
-bitstream parses identically everywhere (integers and fixed tables), the pixels are the same
-for 1 or 2 torch threads on one machine (one-thread pieces) and may differ by one level
-between machines with different vector units.
+Metadata: ``width``, ``height``, ``fps`` (numerator, denominator), ``frames``,
+``segment_frames``, ``key_interval``, ``mode``; nerv adds ``embed`` and ``widths``, hyper
+``step``. Decoding is float arithmetic: the bitstream parses identically everywhere
+(integers and fixed tables), the pixels are the same for 1 or 2 torch threads on one machine
+(one-thread pieces) and may differ by one level between machines with different vector units.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -37,6 +41,8 @@ from codec.container import ContainerHeader
 from codec.errors import BitstreamError, InvalidParameterError
 from codec.media.video import MAX_SIDE, Video, VideoInfo
 from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
+from models.shipped import check_weights
+from models.video.hyper_network import FRAMES
 from models.video.network import NervConfig
 
 QUALITIES = {
@@ -46,6 +52,9 @@ QUALITIES = {
     4: NervConfig(embed=12, widths=(48, 40, 32, 24, 16, 12)),
     5: NervConfig(embed=16, widths=(64, 56, 40, 32, 24, 16)),
 }
+HYPER_STEPS = {1: 2.8, 2: 2.0, 3: 1.4, 4: 1.0, 5: 0.7}
+HYPER_KEY_INTERVAL = 25  # segments: a key segment every 100 frames
+MODES = ("hyper", "nerv")
 DEFAULT_QUALITY = 3
 DEFAULT_EPOCHS = 30
 MAX_SEGMENT_PIXELS = 1 << 24
@@ -53,6 +62,7 @@ MAX_SEGMENT_FRAMES = 100
 MAX_FRAMES = 1 << 24
 MAX_WIDTH = 256  # decoder channels, any layer (bitstream check)
 KEY_INTERVAL = 8
+MAX_REFINE = 10_000
 
 
 def segment_frames(width: int, height: int) -> int:
@@ -60,59 +70,82 @@ def segment_frames(width: int, height: int) -> int:
     return max(1, min(MAX_SEGMENT_FRAMES, MAX_SEGMENT_PIXELS // (width * height)))
 
 
-def _choose(options: EncodeOptions) -> tuple[NervConfig, int, float]:
-    """(network config, epochs, time limit in seconds) from the options."""
+@dataclass(frozen=True)
+class _Plan:
+    """What an encode does: mode, quality, nerv fitting bounds, hyper refinement steps."""
+
+    mode: str
+    quality: int
+    epochs: int
+    time_limit: float
+    refine: int
+
+
+def _choose(options: EncodeOptions) -> _Plan:
     options.require_only(
-        "video codec (it takes --quality, --mode, --epochs, --time-limit)",
+        "video codec (it takes --quality, --mode, --epochs, --time-limit, --refine)",
         "quality",
         "mode",
         "epochs",
         "time_limit",
+        "refine",
     )
-    if (options.mode or "nerv") != "nerv":
-        raise InvalidParameterError(
-            f"video --mode {options.mode!r}: this version has the nerv mode only"
-        )
+    mode = options.mode or MODES[0]
+    if mode not in MODES:
+        raise InvalidParameterError(f"video --mode must be hyper or nerv, got {mode!r}")
     if options.device != "cpu":
         raise InvalidParameterError("the video codec runs on the CPU only (--device cpu)")
     quality = DEFAULT_QUALITY if options.quality is None else options.quality
     if quality not in QUALITIES:
         raise InvalidParameterError(f"video --quality must be 1..{len(QUALITIES)}, got {quality}")
+    fitting = {"--epochs": options.epochs, "--time-limit": options.time_limit}
+    for flag, value in fitting.items():
+        if mode == "hyper" and value is not None:
+            raise InvalidParameterError(f"{flag} applies to --mode nerv (hyper mode: --refine)")
+    if mode == "nerv" and options.refine is not None:
+        raise InvalidParameterError("--refine applies to --mode hyper (nerv mode: --epochs)")
     epochs = DEFAULT_EPOCHS if options.epochs is None else options.epochs
     if epochs < 1:
         raise InvalidParameterError(f"--epochs must be >= 1, got {epochs}")
     limit = float("inf") if options.time_limit is None else options.time_limit
     if not limit > 0:
         raise InvalidParameterError(f"--time-limit must be > 0 seconds, got {limit}")
-    return QUALITIES[quality], epochs, limit
+    refine = options.refine or 0
+    if not 0 <= refine <= MAX_REFINE:
+        raise InvalidParameterError(f"--refine must be 0..{MAX_REFINE} steps, got {refine}")
+    return _Plan(mode, quality, epochs, limit, refine)
 
 
 class VideoCodec(Codec):
-    """Neural video codec (nerv mode); ``--quality`` 1..5, ``--epochs``, ``--time-limit``."""
+    """Neural video codec: ``--mode hyper`` (default, ``--refine``) or ``nerv``
+    (``--epochs``, ``--time-limit``); ``--quality`` 1..5."""
 
     kind = "video"
     codec_id = "video-v1"
 
-    def __init__(self, segment_limit: int | None = None, key_interval: int = KEY_INTERVAL) -> None:
-        """``segment_limit``: at most this many frames per segment (tools comparing segment
-        layouts); ``key_interval``: 1 codes every segment as a key segment."""
+    def __init__(self, segment_limit: int | None = None, key_interval: int | None = None) -> None:
+        """``segment_limit``: at most this many frames per nerv segment (tools comparing
+        segment layouts); ``key_interval``: segments per key segment (1: every segment is a
+        key segment; default per mode)."""
         self.segment_limit, self.key_interval = segment_limit, key_interval
 
     def encode(self, media: Video, options: EncodeOptions) -> Encoded:
-        config, epochs, limit = _choose(options)
+        plan = _choose(options)
         info = media.info
-        per_segment = segment_frames(info.width, info.height)
-        per_segment = min(per_segment, self.segment_limit or per_segment)
         metadata = {
             "width": info.width,
             "height": info.height,
             "fps": (info.fps.numerator, info.fps.denominator),
-            "segment_frames": per_segment,
-            "key_interval": self.key_interval,
-            "mode": "nerv",
-            "embed": config.embed,
-            "widths": config.widths,
+            "mode": plan.mode,
         }
+        if plan.mode == "hyper":
+            return self._encode_hyper(media, plan, metadata)
+        config = QUALITIES[plan.quality]
+        per_segment = segment_frames(info.width, info.height)
+        per_segment = min(per_segment, self.segment_limit or per_segment)
+        key_interval = self.key_interval or KEY_INTERVAL
+        metadata.update(segment_frames=per_segment, key_interval=key_interval)
+        metadata.update(embed=config.embed, widths=config.widths)
 
         def chunks() -> Iterator[bytes]:
             from models.video.fit import fit_segment
@@ -121,35 +154,61 @@ class VideoCodec(Codec):
             count, previous = 0, None
             for index, frames in enumerate(media.segments(per_segment)):
                 share = len(frames) / info.frames if info.frames else 1.0
-                if index % self.key_interval == 0:
+                if index % key_interval == 0:
                     previous = None
+                limit = plan.time_limit * share
                 fitted = fit_segment(
-                    frames, config, epochs, limit * share, options.progress, start=previous
+                    frames, config, plan.epochs, limit, options.progress, start=previous
                 )
                 yield pack_segment(fitted, None if previous is None else previous.integers)
                 previous = fitted
                 count += len(frames)
-            if not count:
-                raise InvalidParameterError("the video has no frames")
-            metadata["frames"] = count
+            metadata["frames"] = _frame_count(count)
 
         return Encoded(chunks(), metadata)
+
+    def _encode_hyper(self, media: Video, plan: _Plan, metadata: dict) -> Encoded:
+        from models.video.hyper import SegmentCoder
+        from models.video.hyper_weights import load_weights
+
+        shipped = load_weights()
+        step = HYPER_STEPS[plan.quality]
+        key_interval = self.key_interval or HYPER_KEY_INTERVAL
+        metadata.update(segment_frames=FRAMES, key_interval=key_interval, step=step)
+
+        def chunks() -> Iterator[bytes]:
+            coder = SegmentCoder(shipped, step, plan.refine, key_interval)
+            count = 0
+            for frames in media.segments(FRAMES):
+                yield coder.chunk(frames)
+                count += len(frames)
+            metadata["frames"] = _frame_count(count)
+
+        return Encoded(chunks(), metadata, shipped.weights_id)
 
     def decode(
         self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
     ) -> Video:
-        from models.video.render import SegmentRenderer
-
         meta = _checked(header)
-        config = NervConfig(embed=meta["embed"], widths=tuple(meta["widths"]))
         width, height, frames = meta["width"], meta["height"], meta["frames"]
+        if meta["mode"] == "hyper":
+            from models.video.hyper import SegmentRenderer as HyperRenderer
+            from models.video.hyper_weights import load_weights
+
+            shipped = load_weights()
+            check_weights(header.weights_id, shipped.weights_id)
+            renderer = HyperRenderer(shipped, meta["step"], height, width)
+        else:
+            from models.video.render import SegmentRenderer
+
+            config = NervConfig(embed=meta["embed"], widths=tuple(meta["widths"]))
+            renderer = SegmentRenderer(config, height, width)
         per_segment = meta["segment_frames"]
         expected = -(-frames // per_segment)
         if len(header.chunks) != expected:
             raise BitstreamError(f"video file needs {expected} chunks, has {len(header.chunks)}")
 
         def decoded() -> Iterator[np.ndarray]:
-            renderer = SegmentRenderer(config, height, width)
             index = -1
             for index, chunk in enumerate(chunks):
                 count = min(per_segment, frames - index * per_segment)
@@ -161,17 +220,20 @@ class VideoCodec(Codec):
         return Video(VideoInfo(width, height, fps, None if options.salvage else frames), decoded())
 
 
+def _frame_count(count: int) -> int:
+    if not count:
+        raise InvalidParameterError("the video has no frames")
+    return count
+
+
 def _checked(header: ContainerHeader) -> dict:
     meta = header.metadata
-    keys = ("width", "height", "frames", "segment_frames", "key_interval", "embed")
-    if not all(isinstance(meta.get(k), int) for k in keys) or meta.get("mode") != "nerv":
-        raise BitstreamError("video header needs integer " + ", ".join(keys) + " and mode nerv")
-    fps, widths = meta.get("fps"), meta.get("widths")
+    keys = ("width", "height", "frames", "segment_frames", "key_interval")
+    if not all(isinstance(meta.get(k), int) for k in keys) or meta.get("mode") not in MODES:
+        raise BitstreamError("video header needs integer " + ", ".join(keys) + " and a mode")
+    fps = meta.get("fps")
     if not (isinstance(fps, tuple) and len(fps) == 2 and fps[0] > 0 and fps[1] > 0):
         raise BitstreamError(f"video header: bad frame rate {fps!r}")
-    channels = (*widths, meta["embed"]) if isinstance(widths, tuple) else ()
-    if len(channels) != 7 or not all(isinstance(c, int) and 1 <= c <= MAX_WIDTH for c in channels):
-        raise BitstreamError(f"video header: bad network widths {widths!r} / {meta['embed']}")
     if not (1 <= meta["width"] <= MAX_SIDE and 1 <= meta["height"] <= MAX_SIDE):
         raise BitstreamError(f"video header: frame size {meta['width']}x{meta['height']}")
     if not (1 <= meta["frames"] <= MAX_FRAMES and 1 <= meta["segment_frames"] <= MAX_FRAMES):
@@ -180,6 +242,17 @@ def _checked(header: ContainerHeader) -> dict:
         )
     if meta["key_interval"] < 1:
         raise BitstreamError(f"video header: key interval {meta['key_interval']}")
+    if meta["mode"] == "hyper":
+        step = meta.get("step")
+        if not (isinstance(step, float) and 1e-3 <= step <= 1e3):
+            raise BitstreamError(f"video header: bad quantization step {step!r}")
+        if meta["segment_frames"] != FRAMES:
+            raise BitstreamError(f"video header: hyper segments of {meta['segment_frames']}")
+        return meta
+    widths, embed = meta.get("widths"), meta.get("embed")
+    channels = (*widths, embed) if isinstance(widths, tuple) else ()
+    if len(channels) != 7 or not all(isinstance(c, int) and 1 <= c <= MAX_WIDTH for c in channels):
+        raise BitstreamError(f"video header: bad network widths {widths!r} / {embed!r}")
     if meta["segment_frames"] > segment_frames(meta["width"], meta["height"]):
         raise BitstreamError(f"video header: segments of {meta['segment_frames']} frames")
     return meta

@@ -72,22 +72,27 @@ def _groups(q: np.ndarray, dim: int | None) -> list[np.ndarray]:
 
 
 @functools.cache
-def _laplace() -> IndexedLaplace:
+def laplace_family() -> IndexedLaplace:
     """One shared instance, so its constriction models are built once per process."""
     return IndexedLaplace()
 
 
+def encode_group(encoder: SymbolEncoder, values: np.ndarray) -> int:
+    """Code flat integers with the Laplace table that fits their spread; its index."""
+    family = laplace_family()
+    spread = max(float(values.std()), 0.11) if values.size else 1.0
+    index = int(family.scale_index(np.array([spread]))[0])
+    family.encode(encoder, values, np.full(values.size, index))
+    return index
+
+
 def encode_tensors(items: list[tuple[np.ndarray, np.ndarray, int | None]]) -> bytes:
     """items: (integers, steps, dim) per tensor -> group headers + one ANS stream."""
-    family = _laplace()
     encoder = SymbolEncoder()
     header = bytearray()
     for q, steps, dim in items:
         for group, step in zip(_groups(q, dim), steps, strict=True):
-            spread = max(float(group.std()), 0.11) if group.size else 1.0
-            index = int(family.scale_index(np.array([spread]))[0])
-            header += _GROUP.pack(float(step), index)
-            family.encode(encoder, group, np.full(group.size, index))
+            header += _GROUP.pack(float(step), encode_group(encoder, group))
     stream = encoder.to_bytes()
     return struct.pack("<I", len(header)) + bytes(header) + stream
 
@@ -96,7 +101,7 @@ def decode_tensors(
     data: bytes, shapes: list[tuple[tuple[int, ...], int | None]]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Inverse of :func:`encode_tensors` for tensors of the given (shape, dim)."""
-    family = _laplace()
+    family = laplace_family()
     if len(data) < 4:
         raise BitstreamError("video segment chunk truncated")
     (header_len,) = struct.unpack_from("<I", data)

@@ -214,7 +214,10 @@ VIDEO_DIR = HERE / "video"
 VIDEO_FILE = VIDEO_DIR / "orbits_q1.ncdc"
 VIDEO_EXPECTED = VIDEO_DIR / "expected.json"
 VIDEO_INPUT = HERE.parent.parent / "samples" / "orbits_160x96.mp4"
-VIDEO_OPTIONS = {"quality": 1, "epochs": 20}
+VIDEO_OPTIONS = {"mode": "nerv", "quality": 1, "epochs": 20}
+VIDEO_HYPER_FILE = VIDEO_DIR / "orbits_hyper_q3.ncdc"
+VIDEO_HYPER_EXPECTED = VIDEO_DIR / "expected_hyper.json"
+VIDEO_HYPER_OPTIONS = {"mode": "hyper", "quality": 3}
 
 
 def frames_hash(video) -> str:

@@ -1,6 +1,6 @@
-"""The video codec (video-v1, nerv mode): round trips through every input format at odd
-sizes and a single frame, fitting quality, time limit, salvage of truncated files, corrupt
-files and bad options."""
+"""The video codec (video-v1; hyper mode by default, nerv mode): round trips through every
+input format at odd sizes and a single frame, quality of both modes, refinement, residual
+segments, time limit, salvage of truncated files, corrupt files and bad options."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_cli_round_trip_of_every_input_format(tmp_path, shared_data, name, frame
     src = tmp_path / name
     _write_input(clip, src)
     runner = CliRunner()
-    result = runner.invoke(main, ["encode", str(src), str(tmp_path / "v.bin"), "--epochs", "1"])
+    result = runner.invoke(main, ["encode", str(src), str(tmp_path / "v.bin")])
     assert result.exit_code == 0, result.output
     for out in ("out.mkv", "out_frames"):
         result = runner.invoke(main, ["decode", str(tmp_path / "v.bin"), str(tmp_path / out)])
@@ -102,15 +102,15 @@ def _write_input(clip: np.ndarray, path: Path) -> None:
     [("eval/cars_320x240.i420", (30, 240, 320, 3)), ("eval/BasketballPass", (100, 240, 416, 3))],
 )
 def test_real_eval_clips_round_trip(tmp_path, shared_data, name, shape):
-    """The eval clips as they are (raw I420, a PNG folder), one fitting pass."""
-    codec.encode_file(shared_data / "video" / name, tmp_path / "v.bin", epochs=1)
+    """The eval clips as they are (raw I420, a PNG folder), default (hyper) mode."""
+    codec.encode_file(shared_data / "video" / name, tmp_path / "v.bin")
     codec.decode_file(tmp_path / "v.bin", tmp_path / "out.mkv")
     assert read_frames(tmp_path / "out.mkv").shape == shape
 
 
 def test_fitting_reaches_a_useful_quality_and_the_file_decodes_to_it(shared_data):
     clip = cars(shared_data, 4, 64, 96)
-    blob = codec.encode(video_of(clip), kind="video", quality=2, epochs=100)
+    blob = codec.encode(video_of(clip), kind="video", mode="nerv", quality=2, epochs=100)
     decoded = codec.decode(blob)
     frames = np.stack(list(decoded.media.frames()))
     assert frames.shape == clip.shape
@@ -129,7 +129,7 @@ def test_salvage_decodes_the_intact_segments_of_a_truncated_file(tmp_path, share
     clip = np.concatenate([cars(shared_data, 30, 16, 16)] * (per // 30 + 1))[: per + 5]
     src, coded = tmp_path / "clip.mkv", tmp_path / "v.bin"
     write(video_of(clip), src)
-    codec.encode_file(src, coded, epochs=1)
+    codec.encode_file(src, coded, mode="nerv", epochs=1)
     data = coded.read_bytes()
     (tmp_path / "cut.bin").write_bytes(data[: len(data) - 10])
     with pytest.raises(BitstreamError):
@@ -154,7 +154,7 @@ def test_residual_segments_follow_the_key_interval_and_decode(shared_data):
 
     clip = cars(shared_data, 12, 32, 32)
     encoded = VideoCodec(segment_limit=4, key_interval=2).encode(
-        video_of(clip), EncodeOptions(quality=1, epochs=40)
+        video_of(clip), EncodeOptions(quality=1, mode="nerv", epochs=40)
     )
     chunks = list(encoded.chunks)
     assert [c[0] for c in chunks] == [KEY, RESIDUAL, KEY]
@@ -169,21 +169,26 @@ def test_residual_segments_follow_the_key_interval_and_decode(shared_data):
 
 
 def test_corrupt_files_raise_bitstream_error(shared_data):
-    blob = bytearray(codec.encode(video_of(cars(shared_data, 2, 32, 32)), kind="video", epochs=1))
-    blob[-5] ^= 0xFF
-    with pytest.raises(BitstreamError):
-        codec.decode(bytes(blob))
-    with pytest.raises(BitstreamError):
-        codec.decode(bytes(blob[:-20]))
+    clip = video_of(cars(shared_data, 2, 32, 32))
+    for options in ({"mode": "nerv", "epochs": 1}, {}):
+        blob = bytearray(codec.encode(clip, kind="video", **options))
+        blob[-5] ^= 0xFF
+        with pytest.raises(BitstreamError):
+            codec.decode(bytes(blob))
+        with pytest.raises(BitstreamError):
+            codec.decode(bytes(blob[:-20]))
 
 
 @pytest.mark.parametrize(
     "options",
     [
         {"quality": 9},
-        {"mode": "hyper"},
-        {"epochs": 0},
-        {"time_limit": -1.0},
+        {"mode": "fancy"},
+        {"epochs": 3},
+        {"mode": "nerv", "epochs": 0},
+        {"mode": "nerv", "time_limit": -1.0},
+        {"mode": "nerv", "refine": 5},
+        {"refine": -1},
         {"bitrate": 100.0},
         {"device": "cuda"},
     ],
@@ -206,14 +211,73 @@ def test_structure_aware_corruption_gives_bitstream_errors_only():
     the header checks and tensor parsers: they raise BitstreamError or decode to frames."""
     import contextlib
 
-    from tests.conformance.golden import VIDEO_FILE
+    from tests.conformance.golden import VIDEO_FILE, VIDEO_HYPER_FILE
     from tests.test_fuzz import refresh_crcs
 
-    golden = VIDEO_FILE.read_bytes()
     rng = np.random.default_rng(4)
-    for trial in range(300):
-        data = bytearray(golden)
-        for _ in range(1 + trial % 3):
-            data[rng.integers(16, 400 if trial % 2 else len(data))] = rng.integers(0, 256)
-        with contextlib.suppress(BitstreamError):
-            codec.decode(refresh_crcs(data))
+    for golden in (VIDEO_FILE.read_bytes(), VIDEO_HYPER_FILE.read_bytes()):
+        for trial in range(200):
+            data = bytearray(golden)
+            for _ in range(1 + trial % 3):
+                data[rng.integers(16, 400 if trial % 2 else len(data))] = rng.integers(0, 256)
+            with contextlib.suppress(BitstreamError):
+                codec.decode(refresh_crcs(data))
+
+
+def test_hyper_mode_quality_rate_ladder_and_refinement(shared_data):
+    """Hyper mode on real frames: every quality decodes well above a flat guess (~14 dB),
+    higher qualities spend more bytes, and refinement lowers the coding objective
+    (MSE + bits x step^2 / LAM_UNIT per pixel, from the real file size and decoded frames)."""
+    from models.video.codec import HYPER_STEPS
+    from models.video.hyper import LAM_UNIT
+
+    clip = cars(shared_data, 8, 96, 128)
+    pixels = clip[..., 0].size
+
+    def coded(**options) -> tuple[int, float]:
+        blob = codec.encode(video_of(clip), kind="video", **options)
+        frames = np.stack(list(codec.decode(blob).media.frames()))
+        assert frames.shape == clip.shape
+        return len(blob), float(np.mean((frames / 255.0 - clip / 255.0) ** 2))
+
+    sizes = []
+    for quality in (1, 3, 5):
+        size, mse = coded(quality=quality)
+        sizes.append(size)
+        # measured 23-25 dB on these frames
+        assert 10 * np.log10(1 / mse) > 20.0
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+    step = HYPER_STEPS[3]
+
+    def objective(size: int, mse: float) -> float:
+        return mse + size * 8 / pixels * step**2 / LAM_UNIT
+
+    assert objective(*coded(quality=3, refine=30)) < objective(*coded(quality=3))
+
+
+def test_hyper_residual_segments_code_differences_and_key_segments_stand_alone(shared_data):
+    """A still clip: every non-key segment is a residual (all-zero differences, far smaller
+    than its key segment); key segments come back every key_interval segments; a real clip's
+    file decodes; weights other than the shipped ones are refused."""
+    from codec.container import container_bytes
+    from codec.registry import EncodeOptions
+    from models.video.codec import VideoCodec
+    from models.video.quantize import KEY, RESIDUAL
+
+    still = np.repeat(cars(shared_data, 1, 64, 64), 12, axis=0)
+    encoded = VideoCodec(key_interval=2).encode(video_of(still), EncodeOptions())
+    chunks = list(encoded.chunks)
+    assert [c[0] for c in chunks] == [KEY, RESIDUAL, KEY]
+    assert len(chunks[1]) * 4 < len(chunks[0])
+    blob = container_bytes("video", "video-v1", chunks, encoded.metadata, encoded.weights_id)
+    frames = np.stack(list(codec.decode(blob).media.frames()))
+    assert (frames[4:8] == frames[:4]).all()
+    orphan = container_bytes(
+        "video", "video-v1", chunks[1:2], {**encoded.metadata, "frames": 4}, encoded.weights_id
+    )
+    with pytest.raises(BitstreamError, match="starts with a residual"):
+        codec.decode(orphan)
+    other = container_bytes("video", "video-v1", chunks, encoded.metadata, "video-hyper-v1@0")
+    with pytest.raises(BitstreamError, match="weights"):
+        codec.decode(other)
