@@ -169,9 +169,9 @@ def test_residual_segments_follow_the_key_interval_and_decode(shared_data):
 
 
 def test_corrupt_files_raise_bitstream_error(shared_data):
-    clip = video_of(cars(shared_data, 2, 32, 32))
+    clip = cars(shared_data, 2, 32, 32)
     for options in ({"mode": "nerv", "epochs": 1}, {}):
-        blob = bytearray(codec.encode(clip, kind="video", **options))
+        blob = bytearray(codec.encode(video_of(clip), kind="video", **options))
         blob[-5] ^= 0xFF
         with pytest.raises(BitstreamError):
             codec.decode(bytes(blob))
