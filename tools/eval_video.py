@@ -1,7 +1,10 @@
-"""Rate-distortion evaluation of the video codec (nerv mode) vs x264, x265 and SVT-AV1, same run.
+"""Rate-distortion evaluation of the video codec (hyper, hyper+refine and nerv modes) vs x264,
+x265 and SVT-AV1, same run.
 
     python tools/eval_video.py [--out out/eval_video] [--clips BasketballPass cars]
-                               [--qualities 1 2 3] [--epochs 30] [--threads 2] [--quick]
+                               [--modes hyper refine nerv] [--qualities 1 2 3]
+                               [--hyper-qualities 1 2 3 4 5] [--epochs 30] [--refine 32]
+                               [--threads 2] [--quick]
 
 Clips (evaluation only, never trained on), ../shared/data/video/eval: BasketballPass (folder
 of 100 PNG frames, 416x240, treated as 50 fps, the HEVC test sequence's rate) and
@@ -13,8 +16,11 @@ Baselines (PyAV / FFmpeg, RGB -> yuv420p by swscale, decoded back to RGB, mp4 fo
 libx264 preset medium and libx265 preset medium (``x265-params`` log-level=error), CRF 22, 27,
 32, 37, 42; libsvtav1 preset 8 (picked for speed), CRF 30, 38, 46, 54, 62. FFmpeg threads
 ``--threads`` (x264 ``threads``, x265 ``pools``, SVT-AV1 ``lp``; decoders ``thread_count``).
-Ours: ``codec.encode_file(kind="video", quality=q, epochs=e)`` for ``--qualities`` at
-``--epochs``, decoded with ``codec.decode_file`` to FFV1 RGB .mkv (lossless) and read back.
+Ours, decoded with ``codec.decode_file`` to FFV1 RGB .mkv (lossless) and read back:
+``ours-hyper`` = ``codec.encode_file(kind="video", quality=q)`` for ``--hyper-qualities``
+(the shipped hypernetwork, no fitting); ``ours-hyper+refine`` = the same with
+``refine=--refine`` steps per segment; ``ours-nerv`` = ``mode="nerv", epochs=--epochs`` for
+``--qualities`` (per-video fitting).
 
 Metrics per row: bpp = file bytes * 8 / (frames * W * H) (container included), kbps = file
 bytes * 8 / (frames / fps) / 1000, PSNR-RGB (dB, mean over frames of the per-frame PSNR on
@@ -22,7 +28,8 @@ bytes * 8 / (frames / fps) / 1000, PSNR-RGB (dB, mean over frames of the per-fra
 the RGB frames, both sides), MS-SSIM (pytorch_msssim on RGB, data range 255, mean over frames;
 skipped with a note when the package is missing or the frames are too small), encode and
 decode wall seconds (file to file, colour conversion included; ours: fitting) and decode
-frames/s. BD-rate (bpp) of ours vs each baseline on PSNR-RGB, PSNR-Y and MS-SSIM (dB,
+frames/s. BD-rate (bpp) of each of ours vs each baseline, and of hyper and hyper+refine vs
+nerv, on PSNR-RGB, PSNR-Y and MS-SSIM (dB,
 -10 log10(1 - MS-SSIM)); tools/bd_rate.py averages only over the distortion range both curves
 cover and gives NaN when they do not overlap (the tables give the ranges: a narrow overlap
 describes a small part of the curves).
@@ -35,17 +42,19 @@ value + 5 bits code length, plus the same float32 quantization steps as ours (4 
 group); also one Huffman code shared by all tensors, and the empirical entropy of the integers
 (per tensor, no table) as the bound of any static per-tensor code.
 
-Residual vs direct weight coding (with BasketballPass selected, not with --quick): the clip in
-4 segments of 25 frames at quality 2 and ``--epochs``, once with every segment a key segment
-(weights fitted from scratch and coded as they are) and once with residual segments after the
-first (weights fitted from the previous segment's and coded as differences, ``from_prev``):
-payload bytes per segment and PSNR of the decoded frames.
+Residual vs direct weight coding (with BasketballPass selected, not with --quick). nerv: the
+clip in 4 segments of 25 frames at quality 2 and ``--epochs``, once with every segment a key
+segment (weights fitted from scratch and coded as they are) and once with residual segments
+after the first (weights fitted from the previous segment's and coded as differences,
+``from_prev``). hyper (quality 3, no refinement): every segment a key segment vs the default
+key interval (residuals where smaller); the weights are the same, so the PSNR is too. Payload
+bytes and PSNR of the decoded frames.
 
 Writes into ``--out``: results.json, results.md (the tables printed at the end) and
 rd_<clip>.png (PSNR-RGB and PSNR-Y vs bpp). Each row is printed as JSON as it is measured.
-The default run takes about 20-30 minutes on 2 CPU cores (the fitting of ours dominates:
-BasketballPass ~4 min per quality at 30 epochs); ``--quick`` (the last of --qualities, 2 epochs,
-3 CRFs per baseline) is a smoke run of a minute or two per clip.
+The default run takes about 30 minutes on 2 CPU cores (the nerv fitting dominates:
+BasketballPass ~3 min per quality at 30 epochs); ``--quick`` (the last of each quality list,
+2 epochs, 2 refinement steps, 3 CRFs per baseline) is a smoke run of a few minutes.
 """
 
 from __future__ import annotations
@@ -69,7 +78,7 @@ sys.path.insert(0, str(ROOT))
 
 import codec  # noqa: E402
 from codec.media.video import open_input  # noqa: E402
-from models.video.codec import DEFAULT_EPOCHS  # noqa: E402
+from models.video.codec import DEFAULT_EPOCHS, HYPER_STEPS  # noqa: E402
 from tools.bd_rate import bd_rate, msssim_db, overlap  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "data" / "video" / "eval"
@@ -84,6 +93,8 @@ BASELINES = {  # name: (FFmpeg encoder, options, CRF sweep)
 }
 ENTROPY_CLIP, ENTROPY_QUALITY = "cars", 3
 RESIDUAL_CLIP, RESIDUAL_QUALITY, RESIDUAL_SEGMENT = "BasketballPass", 2, 25
+HYPER_RESIDUAL_QUALITY = 3
+MODES = {"hyper": "ours-hyper", "refine": "ours-hyper+refine", "nerv": "ours-nerv"}
 MSSSIM_MIN_SIDE = 161  # pytorch_msssim: smaller side > (11 - 1) * 2**4 with 5 scales
 HUFFMAN_COUNT_BITS, HUFFMAN_SYMBOL_BITS, HUFFMAN_LENGTH_BITS, STEP_BITS = 16, 16, 5, 32
 
@@ -172,12 +183,12 @@ def run_baseline(
 
 
 def run_ours(
-    source: Path, quality: int, epochs: int, tmp: Path
+    source: Path, quality: int, options: dict, tmp: Path
 ) -> tuple[int, np.ndarray, float, float, list[int]]:
     """(file bytes, decoded frames, encode s, decode s, chunk bytes) through our files."""
     bin_path, decoded_path = tmp / f"ours_q{quality}.bin", tmp / "ours.mkv"
     start = time.perf_counter()
-    codec.encode_file(source, bin_path, kind="video", quality=quality, epochs=epochs, force=True)
+    codec.encode_file(source, bin_path, kind="video", quality=quality, force=True, **options)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     codec.decode_file(bin_path, decoded_path, force=True)
@@ -186,8 +197,22 @@ def run_ours(
     return bin_path.stat().st_size, read_frames(decoded_path)[0], encode_s, decode_s, chunks
 
 
+def ours_runs(args: argparse.Namespace) -> list[tuple[str, int, dict]]:
+    """(codec name, quality, encode options) of each of our runs."""
+    hyper_q, nerv_q = args.hyper_qualities, args.qualities
+    epochs, refine = args.epochs, args.refine
+    if args.quick:
+        hyper_q, nerv_q, epochs, refine = hyper_q[-1:], nerv_q[-1:], 2, 2
+    options = {
+        "hyper": (hyper_q, {"mode": "hyper"}),
+        "refine": (hyper_q, {"mode": "hyper", "refine": refine}),
+        "nerv": (nerv_q, {"mode": "nerv", "epochs": epochs}),
+    }
+    return [(MODES[m], q, options[m][1]) for m in args.modes for q in options[m][0]]
+
+
 def rd_rows(
-    clip: str, quick: bool, qualities: list[int], epochs: int, threads: int, tmp: Path
+    clip: str, quick: bool, ours: list[tuple[str, int, dict]], threads: int, tmp: Path
 ) -> tuple[list[dict], np.ndarray]:
     """One row per (codec, setting) of ``clip``, printed as JSON as measured; and its frames."""
     source, fps = CLIPS[clip]
@@ -196,15 +221,15 @@ def rd_rows(
     if width % 2 or height % 2:
         raise SystemExit(f"{clip}: 4:2:0 baselines need even sides, got {width}x{height}")
     pixels, seconds = count * width * height, count / float(fps)
-    runs: list[tuple[str, int]] = [("ours", q) for q in qualities]
+    runs: list[tuple[str, int, dict]] = list(ours)
     for name, (_, _, crfs) in BASELINES.items():
-        runs += [(name, crf) for crf in (crfs[::2] if quick else crfs)]
+        runs += [(name, crf, {}) for crf in (crfs[::2] if quick else crfs)]
     rows = []
-    for name, setting in runs:
+    for name, setting, options in runs:
         row: dict = {"clip": clip, "codec": name, "setting": setting}
-        if name == "ours":
-            size, decoded, enc_s, dec_s, chunks = run_ours(source, setting, epochs, tmp)
-            row.update({"epochs": epochs, "chunk_bytes": chunks})
+        if name.startswith("ours"):
+            size, decoded, enc_s, dec_s, chunks = run_ours(source, setting, options, tmp)
+            row.update({**options, "chunk_bytes": chunks})
         else:
             path = tmp / f"{name}_{setting}.mp4"
             size, decoded, enc_s, dec_s = run_baseline(frames, fps, name, setting, path, threads)
@@ -221,11 +246,14 @@ def rd_rows(
 
 
 def bd_rows(rows: list[dict]) -> list[dict]:
-    """BD-rate (bpp, %) of ours vs each baseline per clip and metric, with the dB ranges."""
+    """BD-rate (bpp, %) of each of ours vs each baseline, and of hyper (+refine) vs nerv, per
+    clip and metric, with the dB ranges."""
     out = []
+    pairs = [(mine, name) for mine in MODES.values() for name in BASELINES]
+    pairs += [(MODES["hyper"], MODES["nerv"]), (MODES["refine"], MODES["nerv"])]
     for clip in dict.fromkeys(r["clip"] for r in rows):
-        ours = [r for r in rows if r["clip"] == clip and r["codec"] == "ours"]
-        for name in BASELINES:
+        for mine, name in pairs:
+            ours = [r for r in rows if r["clip"] == clip and r["codec"] == mine]
             ref = [r for r in rows if r["clip"] == clip and r["codec"] == name]
             if not ours or not ref:
                 continue
@@ -237,7 +265,8 @@ def bd_rows(rows: list[dict]) -> list[dict]:
                     ours_d, ref_d = msssim_db(ours_d).tolist(), msssim_db(ref_d).tolist()
                 low, high = overlap(ours_d, ref_d)
                 value = bd_rate([r["bpp"] for r in ours], ours_d, [r["bpp"] for r in ref], ref_d)
-                row = {"clip": clip, "reference": name, "metric": metric, "bd_rate": value,
+                row = {"clip": clip, "ours": mine, "reference": name, "metric": metric,
+                       "bd_rate": value,
                        "ours_db": [min(ours_d), max(ours_d)], "ref_db": [min(ref_d), max(ref_d)],
                        "overlap_db": [low, high] if high > low else None}  # fmt: skip
                 out.append(row)
@@ -342,7 +371,7 @@ def residual_vs_direct(frames: np.ndarray, fps: Fraction, epochs: int) -> list[d
     from models.video.render import SegmentRenderer
 
     info = VideoInfo(frames.shape[2], frames.shape[1], fps, len(frames))
-    options = EncodeOptions(quality=RESIDUAL_QUALITY, epochs=epochs)
+    options = EncodeOptions(quality=RESIDUAL_QUALITY, mode="nerv", epochs=epochs)
     rows = []
     for name, key_interval in (("direct", 1), ("residual", len(frames))):
         start = time.perf_counter()
@@ -367,6 +396,49 @@ def residual_vs_direct(frames: np.ndarray, fps: Fraction, epochs: int) -> list[d
     return rows
 
 
+def hyper_residual_vs_direct(source: Path) -> list[dict]:
+    """Hyper mode at HYPER_RESIDUAL_QUALITY: every segment a key segment vs the default key
+    interval (residual segments where smaller); payload bytes and PSNR (same weights)."""
+    from codec.media.video import Video, VideoInfo
+    from codec.registry import EncodeOptions
+    from models.video.codec import VideoCodec
+    from models.video.hyper import SegmentRenderer
+    from models.video.hyper_weights import load_weights
+
+    frames, fps = read_frames(source)
+    info = VideoInfo(frames.shape[2], frames.shape[1], fps, len(frames))
+    step = HYPER_STEPS[HYPER_RESIDUAL_QUALITY]
+    rows = []
+    for name, key_interval in (("direct", 1), ("residual", None)):
+        start = time.perf_counter()
+        encoded = VideoCodec(key_interval=key_interval).encode(
+            Video(info, (f for f in frames)), EncodeOptions(quality=HYPER_RESIDUAL_QUALITY)
+        )
+        chunks = list(encoded.chunks)
+        encode_s = time.perf_counter() - start
+        renderer = SegmentRenderer(load_weights(), step, info.height, info.width)
+        per = encoded.metadata["segment_frames"]
+        decoded = np.stack(
+            [
+                f
+                for i, c in enumerate(chunks)
+                for f in renderer.frames(c, min(per, len(frames) - i * per))
+            ]
+        )
+        row = {
+            "mode": "hyper",
+            "coding": name,
+            "segments": len(chunks),
+            "residual_segments": sum(c[0] == 1 for c in chunks),
+            "bytes": sum(len(c) for c in chunks),
+            "encode_s": encode_s,
+            **metrics(frames, decoded),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def plot(rows: list[dict], out: Path) -> list[str]:
     """rd_<clip>.png: PSNR-RGB and PSNR-Y vs bpp for every codec; returns the file names."""
     import matplotlib
@@ -380,12 +452,12 @@ def plot(rows: list[dict], out: Path) -> list[str]:
         for ax, metric, label in zip(
             axes, ("psnr_rgb", "psnr_y"), ("PSNR-RGB (dB)", "PSNR-Y (dB)"), strict=True
         ):
-            for name in ("ours", *BASELINES):
+            for name in (*MODES.values(), *BASELINES):
                 points = sorted(
                     (r["bpp"], r[metric]) for r in rows if r["clip"] == clip and r["codec"] == name
                 )
                 if points:
-                    ours = name == "ours"
+                    ours = name.startswith("ours")
                     ax.plot(*zip(*points, strict=True), "o-" if ours else ".--",
                             label=name, linewidth=2 if ours else 1)  # fmt: skip
             ax.set_xlabel("bits per pixel")
@@ -410,11 +482,20 @@ def _fmt(value: float | None, spec: str) -> str:
     )
 
 
+def _setting(row: dict) -> str:
+    if row["codec"] == MODES["nerv"]:
+        return f"q{row['setting']} e{row['epochs']}"
+    if row["codec"] == MODES["refine"]:
+        return f"q{row['setting']} r{row['refine']}"
+    return f"q{row['setting']}" if row["codec"].startswith("ours") else f"crf {row['setting']}"
+
+
 def markdown(
     rows: list[dict],
     bd: list[dict],
     entropy: dict | None,
     residual: list[dict],
+    hyper_residual: list[dict],
     notes: list[str],
 ) -> str:
     lines = [
@@ -423,28 +504,26 @@ def markdown(
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        setting = (
-            f"q{r['setting']} e{r['epochs']}" if r["codec"] == "ours" else (f"crf {r['setting']}")
-        )
         lines.append(
-            f"| {r['clip']} | {r['codec']} | {setting} | {r['bytes']} | {r['bpp']:.4f} | "
+            f"| {r['clip']} | {r['codec']} | {_setting(r)} | {r['bytes']} | {r['bpp']:.4f} | "
             f"{r['kbps']:.1f} | {r['psnr_rgb']:.2f} | {r['psnr_y']:.2f} | "
             f"{_fmt(r['ms_ssim'], '.4f')} | {r['encode_s']:.2f} | {r['decode_s']:.2f} | "
             f"{r['decode_fps']:.1f} |"
         )
     lines += [
         "",
-        "BD-rate of ours vs each baseline (bpp; negative = ours smaller), averaged over the"
-        " overlap of the dB ranges only (NaN: no overlap).",
+        "BD-rate of each of ours vs each reference (bpp; negative = ours smaller), averaged"
+        " over the overlap of the dB ranges only (NaN: no overlap).",
         "",
-        "| clip | reference | metric | BD-rate | ours dB range | ref dB range | overlap dB |",
-        "|---|---|---|---:|---|---|---|",
+        "| clip | ours | reference | metric | BD-rate | ours dB range | ref dB range |"
+        " overlap dB |",
+        "|---|---|---|---|---:|---|---|---|",
     ]
     for b in bd:
         span = "none" if b["overlap_db"] is None else "{:.2f}-{:.2f}".format(*b["overlap_db"])
         value = "NaN" if math.isnan(b["bd_rate"]) else f"{b['bd_rate']:+.1f}%"
         lines.append(
-            f"| {b['clip']} | {b['reference']} | {b['metric']} | {value} | "
+            f"| {b['clip']} | {b['ours']} | {b['reference']} | {b['metric']} | {value} | "
             "{:.2f}-{:.2f} | {:.2f}-{:.2f} | {} |".format(*b["ours_db"], *b["ref_db"], span)
         )
     if entropy:
@@ -483,6 +562,23 @@ def markdown(
                 f" {r['bytes']} | {100 * (r['bytes'] / direct - 1):+.1f}% | {r['psnr_rgb']:.2f} |"
                 f" {r['psnr_y']:.2f} | {r['encode_s']:.1f} |"
             )
+    if hyper_residual:
+        direct = hyper_residual[0]["bytes"]
+        lines += [
+            "",
+            f"Hyper mode, residual vs direct: {RESIDUAL_CLIP}, quality {HYPER_RESIDUAL_QUALITY},"
+            " no refinement",
+            "",
+            "| coding | segments | residual segments | total bytes | vs direct | PSNR-RGB dB |"
+            " PSNR-Y dB | enc s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in hyper_residual:
+            lines.append(
+                f"| {r['coding']} | {r['segments']} | {r['residual_segments']} | {r['bytes']} |"
+                f" {100 * (r['bytes'] / direct - 1):+.1f}% | {r['psnr_rgb']:.2f} |"
+                f" {r['psnr_y']:.2f} | {r['encode_s']:.1f} |"
+            )
     lines += ["", *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
 
@@ -491,11 +587,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "eval_video")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), help=f"subset of {list(CLIPS)}")
-    parser.add_argument("--qualities", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="fitting passes of ours")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--qualities", nargs="+", type=int, default=[1, 2, 3], help="nerv")
+    parser.add_argument("--hyper-qualities", nargs="+", type=int, default=list(HYPER_STEPS))
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="nerv fitting passes")
+    parser.add_argument("--refine", type=int, default=32, help="hyper+refine steps per segment")
     parser.add_argument("--threads", type=int, default=2, help="torch and FFmpeg threads")
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: last quality, 2 epochs, 3 CRFs"
+        "--quick", action="store_true", help="smoke run: last qualities, 2 epochs, 3 CRFs"
     )
     args = parser.parse_args()
     by_name = {name.lower(): name for name in CLIPS}
@@ -503,7 +602,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown clips {unknown}: choose from {list(CLIPS)}")
     clips = [by_name[c.lower()] for c in args.clips]
-    qualities, epochs = (args.qualities[-1:], 2) if args.quick else (args.qualities, args.epochs)
+    ours = ours_runs(args)
+    epochs = 2 if args.quick else args.epochs
     torch.set_num_threads(args.threads)
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only
     args.out.mkdir(parents=True, exist_ok=True)
@@ -513,7 +613,9 @@ def main() -> None:
     notes = [
         f"Baselines: FFmpeg {ffmpeg} via PyAV {av.__version__}, yuv420p, mp4; x264/x265 preset"
         " medium, SVT-AV1 preset 8.",
-        f"Ours: nerv mode, {epochs} epochs, qualities {qualities}; {args.threads} threads.",
+        "Ours: "
+        + ", ".join(f"{name} q{q} {opts}" for name, q, opts in ours)
+        + f"; {args.threads} threads.",
         "bpp and kbps count whole files (container included); kbps uses the clip's fps "
         "(BasketballPass 50, cars 25).",
         "PSNR: mean over frames of per-frame PSNR; PSNR-Y on BT.601 luma from RGB.",
@@ -521,21 +623,23 @@ def main() -> None:
     if _ms_ssim is None:
         notes.append("MS-SSIM skipped: pytorch_msssim is not installed.")
     rows: list[dict] = []
-    entropy, residual = None, []
+    entropy, residual, hyper_residual = None, [], []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
-            clip_rows, frames = rd_rows(clip, args.quick, qualities, epochs, args.threads,
-                                        Path(tmp))  # fmt: skip
+            clip_rows, frames = rd_rows(clip, args.quick, ours, args.threads, Path(tmp))
             rows += clip_rows
             if not msssim_ok(frames):
                 notes.append(f"{clip}: MS-SSIM not computed (package or frame size).")
-            if clip == ENTROPY_CLIP:
-                chunk = [r["chunk_bytes"] for r in clip_rows
-                         if r["codec"] == "ours" and r["setting"] == ENTROPY_QUALITY]  # fmt: skip
+            if clip == ENTROPY_CLIP and "nerv" in args.modes:
+                nerv = [r for r in clip_rows if r["codec"] == MODES["nerv"]]
+                chunk = [r["chunk_bytes"] for r in nerv if r["setting"] == ENTROPY_QUALITY]
                 single = chunk[0][0] if chunk and len(chunk[0]) == 1 else None
                 entropy = entropy_vs_huffman(frames, epochs, single)
             if clip == RESIDUAL_CLIP and not args.quick:
-                residual = residual_vs_direct(frames, CLIPS[clip][1], epochs)
+                if "nerv" in args.modes:
+                    residual = residual_vs_direct(frames, CLIPS[clip][1], epochs)
+                if {"hyper", "refine"} & set(args.modes):
+                    hyper_residual = hyper_residual_vs_direct(CLIPS[clip][0])
     bd = bd_rows(rows)
     images = plot(rows, args.out)
     if entropy is None:
@@ -546,13 +650,12 @@ def main() -> None:
             f"{entropy['container_chunk_bytes']} bytes, the separate fit gives "
             f"{entropy['ours_bytes']} + 1 kind byte (equal when the fit is reproducible)."
         )
-    config = {"clips": clips, "qualities": qualities, "epochs": epochs,
-              "threads": args.threads, "quick": args.quick}  # fmt: skip
+    config = {"clips": clips, "ours": ours, "threads": args.threads, "quick": args.quick}
     result = {"config": config, "notes": notes, "rows": rows, "bd_rate": bd,
               "entropy_vs_huffman": entropy, "residual_vs_direct": residual,
-              "plots": images}  # fmt: skip
+              "hyper_residual_vs_direct": hyper_residual, "plots": images}  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
-    table = markdown(rows, bd, entropy, residual, notes)
+    table = markdown(rows, bd, entropy, residual, hyper_residual, notes)
     (args.out / "results.md").write_text(table)
     print(table)
 

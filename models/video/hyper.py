@@ -5,8 +5,9 @@ hypernetwork and optionally refined on the content.
 Encoder (:class:`SegmentCoder`): frames padded to ``FRAMES`` frames (last frame repeated)
 and to multiples of ``PATCH`` pixels (edge replicated); the hypernetwork predicts the weights
 for the quality's quantization ``step``; ``refine`` Adam steps then fine-tune them through
-the rounding (straight-through) on MSE over the real pixels + LAM_UNIT/step**2-weighted
-bits (the training loss); the weights are rounded to integers (units of ``step``).
+the rounding (straight-through) on the training loss, MSE over the real pixels of one frame
+per step (in turn) + bits weighted by step**2 / LAM_UNIT; the weights are rounded to integers
+(units of ``step``).
 
 Chunk: a kind byte (KEY: the integers; RESIDUAL: their difference to the previous segment's,
 ``from_prev``), then :func:`encode_groups` of ``GROUPS`` integer groups: the grid by DCT
@@ -124,14 +125,17 @@ class SegmentCoder:
         return torch.round(grid), torch.round(film)
 
     def _refined(self, grid, film, target: torch.Tensor, n: int):
+        """Adam on the weights (step units), one frame of the segment per step in turn."""
         grid, film = grid.clone().requires_grad_(True), film.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([grid, film], REFINE_LEARNING_RATE)
         h, w = target.shape[-2:]
-        for _ in range(self.refine):
+        for index in range(self.refine):
+            t = index % n
             g, f = round_straight_through(grid), round_straight_through(film)
-            out = self.hypo(g[None] * self.step, f[None] * self.step)[:n, :, :h, :w]
+            x = self.hypo.inputs(g * self.step)[t : t + 1]
+            out = self.hypo.render(x, f[None] * self.step)[:, :, :h, :w]
             bits = rate_bits(g[None], f[None], self.hypo.config)[0]
-            loss = F.mse_loss(out, target) + bits / (n * h * w) * self.step**2 / LAM_UNIT
+            loss = F.mse_loss(out, target[t : t + 1]) + bits / (n * h * w) * self.step**2 / LAM_UNIT
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
