@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
+
+import numpy as np
 
 from codec.errors import BitstreamError
 
@@ -35,3 +38,33 @@ def check_weights(file_id: str, ours: str) -> None:
             f"file was made with weights {file_id!r}; this build has {ours!r}"
             " (decode it with the package version that wrote it)"
         )
+
+
+def record_in_manifest(weights: Path, kind: str, training: dict) -> str:
+    """Add (or replace) the entry of the weights file ``weights`` in the MANIFEST.json beside
+    it (name = file stem: kind, file, sha256, bytes, ``training``); returns its weights id."""
+    blob = weights.read_bytes()
+    manifest_path = weights.parent / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest[weights.stem] = {
+        "kind": kind,
+        "file": weights.name,
+        "sha256": digest(blob),
+        "bytes": len(blob),
+        "training": training,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return weights_id(weights.stem, blob)
+
+
+def prefixed_state(arrays: dict[str, np.ndarray], prefix: str) -> dict:
+    """float32 torch tensors of the arrays named ``<prefix>.<key>``, keyed by ``<key>`` (a
+    network's state dict inside a weights file that holds several parts)."""
+    import torch
+
+    start = len(prefix) + 1
+    return {
+        k[start:]: torch.from_numpy(v.astype(np.float32))
+        for k, v in arrays.items()
+        if k.startswith(prefix + ".")
+    }

@@ -14,7 +14,6 @@ weights and their MANIFEST.json entry.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from train_audio import load_clips  # noqa: E402
 from models.audio.network import AudioConfig, AudioNetwork  # noqa: E402
 from models.audio.prior import CodePrior, fit_prior  # noqa: E402
 from models.audio.weights import save_weights  # noqa: E402
-from models.shipped import digest  # noqa: E402
+from models.shipped import record_in_manifest  # noqa: E402
 
 SEGMENT = 10 * 24000
 RVQ_CLASSES = 16
@@ -111,27 +110,17 @@ def main() -> None:
         print(f"{name}: nominal {nominal:.2f} kbps, entropy-coded {real:.2f} kbps (held out)")
     name = args.out.stem
     save_weights(args.out, net, priors, name)
-    blob = args.out.read_bytes()
-    manifest_path = args.out.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest[name] = {
-        "kind": "audio",
-        "file": args.out.name,
-        "sha256": digest(blob),
-        "bytes": len(blob),
-        "training": {
-            "data": "shared/data/audio/train + klettres-data + wesnoth-1.16-music "
-            "(tools/fetch_audio_data.py), every 20th file held out",
-            "steps": state["step"],
-            "recipe": "tools/train_audio.py (batch 8, 0.64 s crops, Adam 3e-4, multi-scale mel "
-            "loss + L1 waveform + commitment, RVQ half / FSQ half of each batch)",
-            "network": net.cfg.as_dict(),
-            "prior_minutes": args.minutes,
-            "heldout_kbps": {k: round(v[1], 3) for k, v in report.items()},
-        },
+    training = {
+        "data": "shared/data/audio/train + klettres-data + wesnoth-1.16-music "
+        "(tools/fetch_audio_data.py), every 20th file held out",
+        "steps": state["step"],
+        "recipe": "tools/train_audio.py (batch 8, 0.64 s crops, Adam 3e-4, multi-scale mel "
+        "loss + L1 waveform + commitment, RVQ half / FSQ half of each batch)",
+        "network": net.cfg.as_dict(),
+        "prior_minutes": args.minutes,
+        "heldout_kbps": {k: round(v[1], 3) for k, v in report.items()},
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {args.out} ({len(blob)} bytes, sha256 {digest(blob)[:12]})")
+    print(f"wrote {record_in_manifest(args.out, 'audio', training)}")
 
 
 if __name__ == "__main__":

