@@ -14,7 +14,8 @@ scored on the RGB frames it gives back; everything goes through real files.
 
 Baselines (PyAV / FFmpeg, RGB -> yuv420p by swscale, decoded back to RGB, mp4 for all):
 libx264 preset medium and libx265 preset medium (``x265-params`` log-level=error), CRF 22, 27,
-32, 37, 42; libsvtav1 preset 8 (picked for speed), CRF 30, 38, 46, 54, 62. FFmpeg threads
+32, 37, 42, 47, 51 (down to the low qualities ours reaches, so the curves overlap);
+libsvtav1 preset 8 (picked for speed), CRF 30, 38, 46, 54, 62 (63 is its maximum). FFmpeg threads
 ``--threads`` (x264 ``threads``, x265 ``pools``, SVT-AV1 ``lp``; decoders ``thread_count``).
 Ours, decoded with ``codec.decode_file`` to FFV1 RGB .mkv (lossless) and read back:
 ``ours-hyper`` = ``codec.encode_file(kind="video", quality=q)`` for ``--hyper-qualities``
@@ -87,8 +88,8 @@ CLIPS = {  # name: (path, frames per second used for kbps and by the baseline en
     "cars": (EVAL / "cars_320x240.i420", Fraction(25)),
 }
 BASELINES = {  # name: (FFmpeg encoder, options, CRF sweep)
-    "x264": ("libx264", {"preset": "medium"}, (22, 27, 32, 37, 42)),
-    "x265": ("libx265", {"preset": "medium"}, (22, 27, 32, 37, 42)),
+    "x264": ("libx264", {"preset": "medium"}, (22, 27, 32, 37, 42, 47, 51)),
+    "x265": ("libx265", {"preset": "medium"}, (22, 27, 32, 37, 42, 47, 51)),
     "svt-av1": ("libsvtav1", {"preset": "8"}, (30, 38, 46, 54, 62)),
 }
 ENTROPY_CLIP, ENTROPY_QUALITY = "cars", 3
