@@ -397,7 +397,7 @@ def residual_vs_direct(frames: np.ndarray, fps: Fraction, epochs: int) -> list[d
     return rows
 
 
-def hyper_residual_vs_direct(source: Path) -> list[dict]:
+def hyper_residual_vs_direct(frames: np.ndarray, fps: Fraction) -> list[dict]:
     """Hyper mode at HYPER_RESIDUAL_QUALITY: every segment a key segment vs the default key
     interval (residual segments where smaller); payload bytes and PSNR (same weights)."""
     from codec.media.video import Video, VideoInfo
@@ -406,7 +406,6 @@ def hyper_residual_vs_direct(source: Path) -> list[dict]:
     from models.video.hyper import SegmentRenderer
     from models.video.hyper_weights import load_weights
 
-    frames, fps = read_frames(source)
     info = VideoInfo(frames.shape[2], frames.shape[1], fps, len(frames))
     step = HYPER_STEPS[HYPER_RESIDUAL_QUALITY]
     rows = []
@@ -640,7 +639,7 @@ def main() -> None:
                 if "nerv" in args.modes:
                     residual = residual_vs_direct(frames, CLIPS[clip][1], epochs)
                 if {"hyper", "refine"} & set(args.modes):
-                    hyper_residual = hyper_residual_vs_direct(CLIPS[clip][0])
+                    hyper_residual = hyper_residual_vs_direct(frames, CLIPS[clip][1])
     bd = bd_rows(rows)
     images = plot(rows, args.out)
     if entropy is None:

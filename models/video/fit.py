@@ -47,14 +47,16 @@ class FittedSegment:
         return [q for q, _ in self.weights]
 
 
-def padded_size(height: int, width: int) -> tuple[int, int]:
-    return -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
+def padded_size(height: int, width: int, multiple: int = STRIDE) -> tuple[int, int]:
+    """The frame size rounded up to multiples of ``multiple`` pixels."""
+    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
 
 
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(T, H, W, 3) uint8 -> (T, 3, Hp, Wp) float in [0, 1], edge-padded to the stride."""
+def to_tensor(frames: np.ndarray, multiple: int = STRIDE) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (T, 3, Hp, Wp) float in [0, 1], edge-padded to multiples of
+    ``multiple`` pixels."""
     _, h, w, _ = frames.shape
-    hp, wp = padded_size(h, w)
+    hp, wp = padded_size(h, w, multiple)
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
     return F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
 

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from codec.errors import BitstreamError
 from entropy import SymbolDecoder, SymbolEncoder
 from models.threads import run_single_threaded
+from models.video.fit import padded_size, to_tensor
 from models.video.hyper_network import (
     CELL,
     FRAMES,
@@ -43,24 +44,17 @@ REFINE_LEARNING_RATE = 0.1  # Adam, on weights in step units
 MAX_INTEGER = 1 << 20  # bitstream check of decoded magnitudes
 
 
-def padded_size(height: int, width: int) -> tuple[int, int]:
-    return -(-height // PATCH) * PATCH, -(-width // PATCH) * PATCH
-
-
 def to_segment(frames: np.ndarray) -> torch.Tensor:
     """(n <= FRAMES, H, W, 3) uint8 -> (1, FRAMES, 3, Hp, Wp) in [0, 1], padded in time (last
-    frame repeated) and space (edges replicated)."""
-    n, h, w, _ = frames.shape
-    hp, wp = padded_size(h, w)
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
-    x = torch.cat([x, x[-1:].expand(FRAMES - n, -1, -1, -1)])
-    return F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")[None]
+    frame repeated) and space (edges replicated to multiples of PATCH)."""
+    x = to_tensor(frames, PATCH)
+    return torch.cat([x, x[-1:].expand(FRAMES - len(frames), -1, -1, -1)])[None]
 
 
 def group_shapes(config: HyperConfig, height: int, width: int) -> list[tuple[int, ...]]:
     """Shapes of the integer groups of a segment: grid per DCT term (LATENT, h, w), film per
     layer and scale/shift (channels, h/4, w/4)."""
-    hp, wp = padded_size(height, width)
+    hp, wp = padded_size(height, width, PATCH)
     grid = [(config.latent, hp // CELL, wp // CELL)] * config.basis
     film = [(c, hp // PATCH, wp // PATCH) for c in config.widths[: config.film] for _ in "sb"]
     return grid + film
@@ -177,11 +171,13 @@ class SegmentRenderer:
         grid, film = join_groups(groups, self.config)
         grid = torch.from_numpy(grid.astype(np.float32)) * self.step
         film = torch.from_numpy(film.astype(np.float32)) * self.step
+        with torch.inference_mode():
+            inputs = run_single_threaded(self.hypo.inputs, [grid])[0]
 
         def frame(t: int) -> np.ndarray:
             with torch.inference_mode():
-                x = self.hypo.inputs(grid)[t : t + 1]
-                out = self.hypo.render(x, film[None])[0, :, : self.height, : self.width]
+                out = self.hypo.render(inputs[t : t + 1], film[None])
+            out = out[0, :, : self.height, : self.width]
             return (out * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
         yield from run_single_threaded(frame, range(count))
