@@ -38,11 +38,12 @@ _UNIFORM = constriction.stream.model.Uniform()
 _BIT_COUNT = constriction.stream.model.Uniform(64)
 
 
+_CATEGORICAL = constriction.stream.model.Categorical
+
+
 def categorical_model(frequencies: np.ndarray) -> constriction.stream.model.Categorical:
     """A fixed constriction model for one row of integer frequencies >= 1 (sum < 2**53)."""
-    return constriction.stream.model.Categorical(
-        np.asarray(frequencies, dtype=np.float64), perfect=False
-    )
+    return _CATEGORICAL(np.asarray(frequencies, dtype=np.float64), perfect=False)
 
 
 def _group(ids: np.ndarray, n_groups: int) -> list[tuple[int, slice | np.ndarray]]:
@@ -367,8 +368,9 @@ class AdaptiveContextModel:
             raise InvalidParameterError(f"symbols must lie in 0..{self.alphabet_size - 1}")
         for start, end in self._blocks(symbols.size):
             ctx, sym = contexts[start:end], symbols[start:end]
+            table = self.counts.astype(np.float64)  # one conversion per block, not per row
             for context, positions in _group(ctx, self.n_contexts):
-                encoder.encode(sym[positions], categorical_model(self.counts[context]))
+                encoder.encode(sym[positions], _CATEGORICAL(table[context], perfect=False))
             self._update(ctx, sym)
 
     def decode(
@@ -378,11 +380,10 @@ class AdaptiveContextModel:
         contexts = self._contexts(contexts, count)
         out = np.empty(count, dtype=np.int64)
         for start, end in self._blocks(count):
-            ctx = contexts[start:end]
-            sym = np.empty(end - start, dtype=np.int64)
+            ctx, sym = contexts[start:end], out[start:end]
+            table = self.counts.astype(np.float64)
             for context, positions in _group(ctx, self.n_contexts):
                 count = sym.size if isinstance(positions, slice) else positions.size
-                sym[positions] = decoder.decode(categorical_model(self.counts[context]), count)
+                sym[positions] = decoder.decode(_CATEGORICAL(table[context], perfect=False), count)
             self._update(ctx, sym)
-            out[start:end] = sym
         return out
