@@ -26,6 +26,7 @@ from entropy import IndexedFamily, TableSet
 from entropy.tables import DEFAULT_PRECISION
 from models.image.integer import IntegerNetwork
 from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig
+from models.image.subpixel import subpixel_synthesis
 
 HYPER_INPUT_BOUND = 4096
 
@@ -56,6 +57,7 @@ class ImageModel:
         if needed:
             raise ValueError(f"weights file lacks {needed[:3]}")
         self.network = network.eval()
+        self._g_s = subpixel_synthesis(network.g_s).eval()
         self.h_s = IntegerNetwork.from_tensors(tensors, "h_s")
         lengths = tensors["z_tables.lengths"].tolist()
         frequencies = tensors["z_tables.frequencies"].numpy().astype(np.int64)
@@ -114,10 +116,11 @@ class ImageModel:
         """y_hat: (1,M,h,w) gained latents -> (1,3,16h,16w) float in about [0,1].
 
         oneDNN convolutions round differently with different thread counts; the native
-        im2col + GEMM path is as fast here and gives the same pixels with 1 or N threads.
+        im2col + GEMM path gives the same pixels with 1 or N threads. The wide transposed
+        convolutions run in their sub-pixel form (models.image.subpixel).
         """
         _, inverse_gain = self.network.gains(self._rate(rate))
         with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs when toggling
             warnings.simplefilter("ignore", UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
-                return self.network.g_s(y_hat.float() * inverse_gain)
+                return self._g_s(y_hat.float() * inverse_gain)
