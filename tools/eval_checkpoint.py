@@ -17,6 +17,7 @@ extras: ``pip install -e .[eval]``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -224,6 +225,26 @@ def eval_series_lossless(states: list[dict], repeats: int) -> list[dict]:
     return rows
 
 
+def reference_bits_by_kind(states: list[dict]) -> list[dict]:
+    """Bits per element of reference mode for the weights, Adam's exp_avg and exp_avg_sq of
+    the series, each coded on its own against the same part of the previous checkpoint."""
+
+    def part(state: dict, kind: str) -> dict[str, torch.Tensor]:
+        if kind == "weights":
+            return dict(state["model"])
+        return {str(i): s[kind] for i, s in state["optimizer"]["state"].items()}
+
+    rows = []
+    for kind in ("weights", "exp_avg", "exp_avg_sq"):
+        bits = elements = 0
+        for previous, state in itertools.pairwise(states):
+            current = part(state, kind)
+            bits += 8 * len(api.encode(current, kind="checkpoint", reference=part(previous, kind)))
+            elements += sum(t.numel() for t in current.values())
+        rows.append({"tensors": kind, "bits_per_element": bits / elements})
+    return rows
+
+
 def series_near_lossless(states: list[dict], max_error: float, state_error: float):
     """Closed-loop near-lossless coding of the series: (total bytes, decoded states)."""
     reference, total, decoded = None, 0, []
@@ -394,6 +415,9 @@ def main() -> None:
         print(
             markdown(results["series_lossless"], ["method", "ratio", "encode_MBps", "decode_MBps"])
         )
+        results["series_bits_by_kind"] = reference_bits_by_kind(states)
+        print("\nReference mode, bits per element by tensor kind (checkpoints 2..N):\n")
+        print(markdown(results["series_bits_by_kind"], ["tensors", "bits_per_element"]))
         data = load_data(args.mnist_cache)
         steps = int(states[-1]["step"]) - int(states[args.resume_from]["step"])
         near_rows = []
