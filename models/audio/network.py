@@ -124,27 +124,44 @@ def receptive_field(layers: nn.Sequential) -> int:
 
 
 class AudioNetwork(nn.Module):
-    """Encoder, decoder and both bottlenecks. See the module docstring for shapes."""
+    """Encoder, decoder and both bottlenecks. See the module docstring for shapes.
 
-    def __init__(self, cfg: AudioConfig | None = None) -> None:
+    ``trainable_quantizers=True`` (training) holds the library's ResidualVQ and FSQ modules.
+    With False (the shipped decoder and encoder) it holds just what inference reads from
+    them, the stacked RVQ codebooks and the FSQ projections (see :func:`inference_state`),
+    and never imports vector-quantize-pytorch (about 2 s of start-up). Codes and latents are
+    computed by the same methods in both cases; a test checks them against the library.
+    """
+
+    def __init__(self, cfg: AudioConfig | None = None, *, trainable_quantizers: bool = True):
         super().__init__()
-        from vector_quantize_pytorch import FSQ, ResidualVQ
-
         self.cfg = cfg = cfg or AudioConfig()
         self.encoder = _encoder(cfg)
         self.decoder = _decoder(cfg)
-        self.rvq = ResidualVQ(
-            dim=cfg.latent,
-            num_quantizers=cfg.codebooks,
-            codebook_size=cfg.codebook_size,
-            decay=0.99,
-            kmeans_init=True,
-            kmeans_iters=10,
-            threshold_ema_dead_code=2,
-            quantize_dropout=True,
-            quantize_dropout_multiple_of=2,
-        )
-        self.fsq = FSQ(levels=list(cfg.fsq_levels), dim=cfg.latent, num_codebooks=cfg.fsq_groups)
+        self.rvq = self.fsq = None
+        if trainable_quantizers:
+            from vector_quantize_pytorch import FSQ, ResidualVQ
+
+            self.rvq = ResidualVQ(
+                dim=cfg.latent,
+                num_quantizers=cfg.codebooks,
+                codebook_size=cfg.codebook_size,
+                decay=0.99,
+                kmeans_init=True,
+                kmeans_iters=10,
+                threshold_ema_dead_code=2,
+                quantize_dropout=True,
+                quantize_dropout_multiple_of=2,
+            )
+            self.fsq = FSQ(
+                levels=list(cfg.fsq_levels), dim=cfg.latent, num_codebooks=cfg.fsq_groups
+            )
+        else:
+            fsq_dim = len(cfg.fsq_levels) * cfg.fsq_groups
+            books = torch.zeros(cfg.codebooks, cfg.codebook_size, cfg.latent)
+            self.register_buffer("codebooks", books)
+            self.fsq_project_in = nn.Linear(cfg.latent, fsq_dim)
+            self.fsq_project_out = nn.Linear(fsq_dim, cfg.latent)
 
     @property
     def hop(self) -> int:
@@ -162,6 +179,15 @@ class AudioNetwork(nn.Module):
         """(B, D, N) -> (B, 1, N * hop)."""
         return self.decoder(latent)
 
+    def _books(self) -> torch.Tensor:
+        """(levels, size, D) RVQ codebooks."""
+        return self.codebooks if self.rvq is None else self.rvq.codebooks
+
+    def _fsq_projections(self) -> tuple[nn.Linear, nn.Linear]:
+        if self.fsq is None:
+            return self.fsq_project_in, self.fsq_project_out
+        return self.fsq.project_in, self.fsq.project_out
+
     def rvq_codes(self, latent: torch.Tensor, levels: int) -> torch.Tensor:
         """(B, D, N) latent -> (B, N, levels) int64 codebook indices.
 
@@ -170,7 +196,7 @@ class AudioNetwork(nn.Module):
         batch, _, frames = latent.shape
         residual = latent.transpose(1, 2).reshape(batch * frames, -1)
         codes = []
-        for book in self.rvq.codebooks[:levels]:
+        for book in self._books()[:levels]:
             dist = torch.addmm((book * book).sum(-1), residual, book.T, alpha=-2)
             index = dist.argmin(-1)
             residual = residual - book[index]
@@ -179,19 +205,30 @@ class AudioNetwork(nn.Module):
 
     def rvq_latent(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, N, levels) indices -> (B, D, N) quantized latent (sum of the codewords)."""
-        books = self.rvq.codebooks
+        books = self._books()
         latent = sum(books[q][codes[..., q]] for q in range(codes.shape[-1]))
         return latent.transpose(1, 2)
 
     def fsq_codes(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, D, N) latent -> (B, N, groups * len(levels)) int64 FSQ digits (one per scalar,
-        digit j of a group in 0..levels[j]-1)."""
-        _, indices = self.fsq(latent.transpose(1, 2))
-        return self.fsq_unpack(indices.long())
+        digit j of a group in 0..levels[j]-1).
+
+        FSQ's quantizer as in ``FSQ.bound`` (eps 1e-3): project, bound every scalar with a
+        shifted tanh to (levels - 1) / 2 * (1 + eps), round; digit = rounded + levels // 2."""
+        project_in, _ = self._fsq_projections()
+        levels = torch.tensor(self.cfg.fsq_levels * self.cfg.fsq_groups, dtype=torch.int32)
+        z = project_in(latent.transpose(1, 2))
+        half_l = (levels - 1) * (1 + 1e-3) / 2
+        offset = torch.where(levels % 2 == 0, 0.5, 0.0)
+        bounded = torch.tanh(z + torch.atanh(offset / half_l)) * half_l - offset
+        return (torch.round(bounded) + levels // 2).long()
 
     def fsq_latent(self, digits: torch.Tensor) -> torch.Tensor:
-        """(B, N, groups * len(levels)) digits -> (B, D, N) quantized latent."""
-        return self.fsq.indices_to_codes(self.fsq_pack(digits)).transpose(1, 2)
+        """(B, N, groups * len(levels)) digits -> (B, D, N) quantized latent (FSQ's codes
+        (digit - levels // 2) / (levels // 2) through its output projection)."""
+        _, project_out = self._fsq_projections()
+        half = torch.tensor(self.cfg.fsq_levels * self.cfg.fsq_groups, dtype=torch.int32) // 2
+        return project_out((digits - half) / half).transpose(1, 2)
 
     def _fsq_radix(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(levels, place values) of the digits of an FSQ group index (first digit lowest)."""
@@ -214,3 +251,20 @@ class AudioNetwork(nn.Module):
         if mode == "rvq":
             return [self.cfg.codebook_size] * self.cfg.codebooks
         return list(self.cfg.fsq_levels) * self.cfg.fsq_groups
+
+
+def inference_state(state: dict[str, torch.Tensor], cfg: AudioConfig) -> dict[str, torch.Tensor]:
+    """A training network's state (library quantizer names) -> the inference network's:
+    ``rvq.layers.<i>._codebook.embed`` (1, size, D) stacked into ``codebooks``,
+    ``fsq.project_<in|out>.*`` renamed ``fsq_project_<in|out>.*``; EMA statistics dropped."""
+    out = {k: v for k, v in state.items() if not k.startswith(("rvq.", "fsq."))}
+    out["codebooks"] = torch.stack(
+        [
+            state[f"rvq.layers.{i}._codebook.embed"].reshape(cfg.codebook_size, cfg.latent)
+            for i in range(cfg.codebooks)
+        ]
+    )
+    for k, v in state.items():
+        if k.startswith("fsq.project_"):
+            out["fsq_" + k.removeprefix("fsq.")] = v
+    return out

@@ -73,7 +73,7 @@ def load_weights(path: Path = WEIGHTS) -> ShippedAudio:
     """Network (eval mode, float32) and priors of ``path``; cached, the file is read once."""
     from safetensors.numpy import load
 
-    from models.audio.network import AudioConfig, AudioNetwork
+    from models.audio.network import AudioConfig, AudioNetwork, inference_state
 
     if not path.is_file():
         raise InputError(f"audio weights missing: {path} (reinstall the package)")
@@ -81,13 +81,12 @@ def load_weights(path: Path = WEIGHTS) -> ShippedAudio:
     metadata = safetensors_metadata(blob)
     arrays = load(blob)
     config = json.loads(metadata["config"])
-    net = AudioNetwork(
-        AudioConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
-    )
-    missing, unexpected = net.load_state_dict(network_state(arrays), strict=False)
-    if unexpected or any(not k.endswith(_TRAINING_ONLY) for k in missing):
-        raise InputError(f"audio weights {path.name} do not match the network")
-    restore_codebook_state(net)
+    cfg = AudioConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    net = AudioNetwork(cfg, trainable_quantizers=False)
+    try:
+        net.load_state_dict(inference_state(network_state(arrays), cfg))
+    except (KeyError, RuntimeError) as exc:
+        raise InputError(f"audio weights {path.name} do not match the network ({exc})") from None
     priors = {
         mode: CodePrior(*(arrays[f"prior.{mode}.{f}"] for f in _PRIOR_FIELDS))
         for mode in ("rvq", "fsq")
