@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.audio.network import AudioConfig, AudioNetwork  # noqa: E402
 from models.audio.spectral import mel_distance  # noqa: E402
-from tools.run_state import save_run_state  # noqa: E402
+from tools.run_state import save_run_state, stop_on_sigterm  # noqa: E402
 
 SILENCE_RMS = 3e-3
 
@@ -172,8 +171,7 @@ def main() -> None:
     torch.manual_seed(step)
     started = last_save = time.time()
     running = []
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))  # save, then exit
+    stop = stop_on_sigterm()
     while time.time() - started < args.minutes * 60 and not stop:
         wave = random_batch(train, args.batch, length, rng)
         out, commit = forward(net, wave)

@@ -10,7 +10,8 @@ give the validation numbers in the log.
 Each sample of a batch draws its own rate level; loss = bpp + lambda * 255^2 * MSE per sample,
 averaged. The EntropyBottleneck's quantile (aux) loss has its own optimizer, as in CompressAI.
 The run folder holds ``latest.pt`` (model, optimizers, step; rewritten atomically every
---save-every seconds and at the end) and ``train.log``. Re-running the same command resumes.
+--save-every seconds, at the end and on SIGTERM) and ``train.log``. Re-running the same
+command resumes.
 On a new machine, ``--init models/weights/image-v1.safetensors`` starts a run from the
 shipped weights (they carry float copies of every trained tensor; optimizer state restarts).
 """
@@ -30,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.image.network import LAMBDAS, ImageNetwork, NetworkConfig  # noqa: E402
-from tools.run_state import save_run_state  # noqa: E402
+from tools.run_state import save_run_state, stop_on_sigterm  # noqa: E402
 
 
 def load_images(folder: Path) -> list[np.ndarray]:
@@ -172,7 +173,8 @@ def main() -> None:
         }
         save_run_state(checkpoint, state)
 
-    while time.time() - start < args.minutes * 60:
+    stop = stop_on_sigterm()
+    while time.time() - start < args.minutes * 60 and not stop:
         x = random_batch(train, args.batch, args.crop, rng).to(args.device)
         levels = torch.randint(0, len(LAMBDAS), (args.batch,), device=args.device)
         out = net(x, levels.float())
