@@ -122,7 +122,8 @@ def encode(
     bounds of parameters and of optimizer moments (docs/checkpoint.md). ``mode``: a codec
     variant (audio: ``"rvq"`` or ``"fsq"``; video: ``"hyper"`` or ``"nerv"``). ``epochs`` /
     ``time_limit`` (seconds) bound the per-video fitting of the video nerv mode; ``refine``:
-    fine-tuning steps per segment of the video hyper mode.
+    encoder-side refinement steps (image: of the latent; video hyper mode: of the predicted
+    weights, per segment).
     """
     if kind is None:
         if not isinstance(media, (bytes, bytearray, memoryview)):
@@ -188,8 +189,8 @@ def encode_file(
     ``reference``: checkpoint file to code against; ``max_error``/``state_error``:
     near-lossless bounds (checkpoints); ``mode``: a codec variant (audio: rvq or fsq; video:
     hyper or nerv); ``epochs`` / ``time_limit``: bounds of per-video fitting (video nerv
-    mode); ``refine``: fine-tuning steps per segment (video hyper mode). A folder of PNG
-    frames is a video.
+    mode); ``refine``: encoder-side refinement steps (image latent; video hyper mode,
+    per segment). A folder of PNG frames is a video.
     """
     src, dst = Path(src), Path(dst)
     start = time.perf_counter()

@@ -67,7 +67,11 @@ def main() -> None:
 )
 @click.option("--epochs", type=int, help="Video nerv mode: fitting passes per segment [30].")
 @click.option("--time-limit", type=float, help="Video nerv mode: seconds of fitting in all.")
-@click.option("--refine", type=int, help="Video hyper mode: fine-tuning steps per segment [0].")
+@click.option(
+    "--refine",
+    type=int,
+    help="Encoder-side refinement steps: image latents, video hyper-mode weights per segment [0].",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option(
     "--reference",

@@ -25,9 +25,9 @@ class EncodeOptions:
     checkpoint); ``max_error`` / ``state_error``: near-lossless error bounds of parameters and
     of optimizer moments (checkpoint kind); ``mode``: a codec's variant (audio: ``rvq`` or
     ``fsq``; video: ``hyper`` or ``nerv``); ``epochs`` / ``time_limit``: bounds of per-video
-    fitting (video nerv mode, seconds); ``refine``: fine-tuning steps per segment of the
-    predicted weights (video hyper mode); ``progress``: the codec may show progress bars of
-    long inner work.
+    fitting (video nerv mode, seconds); ``refine``: encoder-side refinement steps (image:
+    of the latent; video hyper mode: of the predicted weights, per segment); ``progress``:
+    the codec may show progress bars of long inner work.
     """
 
     quality: int | None = None

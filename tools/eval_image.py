@@ -1,10 +1,11 @@
 """Rate-distortion evaluation of the image codec on Kodak, with baselines in the same run.
 
     python tools/eval_image.py [--kodak ../shared/data/image/kodak] [--out out/eval_image]
-                               [--limit N] [--no-speed]
+                               [--limit N] [--no-speed] [--refine N]
 
 Ours: real files from ``codec.encode`` (bpp = file bytes * 8 / pixels, container included),
-decoded with ``codec.decode``. Baselines on the same images: JPEG, WebP, AVIF (Pillow) and
+decoded with ``codec.decode``; with ``--refine N`` also "ours + refine N" (encoder-side latent
+refinement, same decoder). Baselines on the same images: JPEG, WebP, AVIF (Pillow) and
 JPEG-XL (imagecodecs), each over a quality sweep. Published anchors from
 ../shared/anchors/compressai-kodak. Writes CompressAI-style JSON per codec, an RD plot
 (rd_psnr.png, rd_msssim.png) and prints markdown tables (RD points, BD-rates, speed).
@@ -81,25 +82,27 @@ def image_codec_under_test():
     return ImageCodec(WEIGHTS or SHIPPED)
 
 
-def encode_to_container(image_codec, image: np.ndarray, quality: int) -> bytes:
+def encode_to_container(image_codec, image: np.ndarray, quality: int, refine: int = 0) -> bytes:
     """Real container bytes (what ``codec encode`` writes) for ``image`` at ``quality``."""
     from codec.container import container_bytes
     from codec.registry import EncodeOptions
 
-    encoded = image_codec.encode(image, EncodeOptions(quality=quality))
+    encoded = image_codec.encode(image, EncodeOptions(quality=quality, refine=refine or None))
     return container_bytes(
         "image", image_codec.codec_id, encoded.chunks, encoded.metadata, encoded.weights_id
     )
 
 
-def ours_roundtrip(image: np.ndarray, quality: int) -> tuple[int, np.ndarray, float, float]:
+def ours_roundtrip(
+    image: np.ndarray, quality: int, refine: int = 0
+) -> tuple[int, np.ndarray, float, float]:
     """Real container bytes and decoded image through the image codec (and its timings)."""
     from codec.container import ContainerReader
     from codec.registry import DecodeOptions
 
     image_codec = image_codec_under_test()
     start = time.perf_counter()
-    blob = encode_to_container(image_codec, image, quality)
+    blob = encode_to_container(image_codec, image, quality, refine)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     reader = ContainerReader(blob)
@@ -131,11 +134,23 @@ def preview(images: list[np.ndarray], quality: int = 4) -> None:
         print(f"| {k} | {sum(groups[:k])} | {bpp:.4f} | {value:.2f} | {seconds:.3f} |")
 
 
-def evaluate(images: list[np.ndarray], names: list[str], ours_only: bool) -> dict[str, dict]:
+def ours_names(refine: int) -> list[str]:
+    """Result names of our curves: plain, and with ``refine`` steps of latent refinement."""
+    return ["ours", *([f"ours + refine {refine}"] if refine else [])]
+
+
+def json_name(name: str) -> str:
+    return name.lower().replace(" + ", "_").replace(" ", "_") + ".json"
+
+
+def evaluate(
+    images: list[np.ndarray], names: list[str], ours_only: bool, refine: int
+) -> dict[str, dict]:
     from models.image.codec import QUALITIES
 
+    ours = [(name, QUALITIES) for name in ours_names(refine)]
     results = {}
-    for codec_name, settings in [("ours", QUALITIES), *([] if ours_only else SWEEPS.items())]:
+    for codec_name, settings in [*ours, *([] if ours_only else SWEEPS.items())]:
         points = {"bpp": [], "psnr-rgb": [], "ms-ssim": [], "encoding_time": [],
                   "decoding_time": []}  # fmt: skip
         per_image = {}
@@ -143,8 +158,9 @@ def evaluate(images: list[np.ndarray], names: list[str], ours_only: bool) -> dic
             rows = []
             for image, name in zip(images, names, strict=True):
                 pixels = image.shape[0] * image.shape[1]
-                if codec_name == "ours":
-                    size, decoded, t_enc, t_dec = ours_roundtrip(image, setting)
+                if codec_name.startswith("ours"):
+                    steps = refine if codec_name != "ours" else 0
+                    size, decoded, t_enc, t_dec = ours_roundtrip(image, setting, steps)
                 else:
                     (size, decoded), t_enc, t_dec = (
                         baseline_roundtrip(codec_name, image, setting),
@@ -174,24 +190,33 @@ def load_anchors(folder: Path) -> dict[str, dict]:
 
 
 def report(results: dict, anchors: dict, out: Path) -> None:
-    ours = results["ours"]["results"]
-    print("\n## Ours, Kodak averages\n\n| quality | bpp | PSNR-RGB dB | MS-SSIM | enc s | dec s |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for i, q in enumerate(results["ours"]["settings"]):
-        print(f"| {q} | {ours['bpp'][i]:.4f} | {ours['psnr-rgb'][i]:.3f} | "
-              f"{ours['ms-ssim'][i]:.5f} | {ours['encoding_time'][i]:.3f} | "
-              f"{ours['decoding_time'][i]:.3f} |")  # fmt: skip
+    variants = [name for name in results if name.startswith("ours")]
+    for variant in variants:
+        ours = results[variant]["results"]
+        print(f"\n## {variant}, Kodak averages\n")
+        print("| quality | bpp | PSNR-RGB dB | MS-SSIM | enc s | dec s |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for i, q in enumerate(results[variant]["settings"]):
+            print(f"| {q} | {ours['bpp'][i]:.4f} | {ours['psnr-rgb'][i]:.3f} | "
+                  f"{ours['ms-ssim'][i]:.5f} | {ours['encoding_time'][i]:.3f} | "
+                  f"{ours['decoding_time'][i]:.3f} |")  # fmt: skip
     print("\n## BD-rate of ours vs each reference (negative = ours smaller)\n")
-    print("| reference | BD-rate PSNR | BD-rate MS-SSIM |\n|---|---:|---:|")
-    for label, ref in [*((k, v) for k, v in results.items() if k != "ours"), *anchors.items()]:
-        r = ref["results"]
-        psnr_bd = bd_rate(ours["bpp"], ours["psnr-rgb"], r["bpp"], r["psnr-rgb"])
-        ms_bd = float("nan")
-        if "ms-ssim" in r:
-            ms_bd = bd_rate(
-                ours["bpp"], msssim_db(ours["ms-ssim"]), r["bpp"], msssim_db(r["ms-ssim"])
-            )
-        print(f"| {label} | {psnr_bd:+.2f}% | {ms_bd:+.2f}% |")
+    print("| reference | " + " | ".join(f"{v} PSNR | {v} MS-SSIM" for v in variants) + " |")
+    print("|---|" + "---:|---:|" * len(variants))
+    references = [*((k, v) for k, v in results.items() if k not in variants), *anchors.items()]
+    references += [(v, results[v]) for v in variants[:-1]]  # refined vs plain
+    for label, ref in references:
+        r, cells = ref["results"], []
+        for variant in variants:
+            ours = results[variant]["results"]
+            psnr_bd = bd_rate(ours["bpp"], ours["psnr-rgb"], r["bpp"], r["psnr-rgb"])
+            ms_bd = float("nan")
+            if "ms-ssim" in r:
+                ms_bd = bd_rate(
+                    ours["bpp"], msssim_db(ours["ms-ssim"]), r["bpp"], msssim_db(r["ms-ssim"])
+                )
+            cells += [f"{psnr_bd:+.2f}%", f"{ms_bd:+.2f}%"] if variant != label else ["-", "-"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     plot(results, anchors, out)
 
 
@@ -209,13 +234,13 @@ def plot(results: dict, anchors: dict, out: Path) -> None:
         for label, data in [*results.items(), *anchors.items()]:
             r = data["results"]
             if metric in r:
-                style = "o-" if label == "ours" else ".--"
+                mine = label.startswith("ours")
                 ax.plot(
                     r["bpp"],
                     transform(r[metric]),
-                    style,
+                    "o-" if mine else ".--",
                     label=label,
-                    linewidth=2 if label == "ours" else 1,
+                    linewidth=2 if mine else 1,
                 )
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(ylabel)
@@ -269,6 +294,7 @@ def main() -> None:
         "--from-json", action="store_true", help="reuse the RD results already in --out"
     )
     parser.add_argument("--weights", type=Path, help="image weights to evaluate (default: shipped)")
+    parser.add_argument("--refine", type=int, default=0, help="also ours with N refinement steps")
     args = parser.parse_args()
     global WEIGHTS
     WEIGHTS = args.weights
@@ -279,12 +305,12 @@ def main() -> None:
     images = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
     args.out.mkdir(parents=True, exist_ok=True)
     if args.from_json:
-        names = ["ours", *([] if args.ours_only else SWEEPS)]
-        results = {n: json.loads((args.out / f"{n.lower()}.json").read_text()) for n in names}
+        names = [*ours_names(args.refine), *([] if args.ours_only else SWEEPS)]
+        results = {n: json.loads((args.out / json_name(n)).read_text()) for n in names}
     else:
-        results = evaluate(images, [p.stem for p in paths], args.ours_only)
+        results = evaluate(images, [p.stem for p in paths], args.ours_only, args.refine)
         for name, data in results.items():
-            (args.out / f"{name.lower()}.json").write_text(json.dumps(data, indent=1))
+            (args.out / json_name(name)).write_text(json.dumps(data, indent=1))
     report(results, load_anchors(args.anchors), args.out)
     preview(images)
     if not args.no_speed:

@@ -71,17 +71,18 @@ def state_from_shipped(path: Path) -> dict:
     """Training state (model only) from a shipped weights file written by the exporter."""
     from safetensors import safe_open
 
+    from models.image.model import float_training_state
+
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
-        model = {}
-        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-            if key.startswith("train."):
-                model[key.removeprefix("train.")] = f.get_tensor(key).float()
-            elif key.split(".")[0] in ("g_a", "h_a", "g_s", "gain", "inverse_gain"):
-                model[key] = f.get_tensor(key).float()
+        tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
     groups = [int(g) for g in meta["groups"].split(",")]
     config = {"n": int(meta["n"]), "groups": groups if len(groups) > 1 else None}
-    return {"model": model, "step": int(meta.get("step", 0)), "config": config}
+    return {
+        "model": float_training_state(tensors),
+        "step": int(meta.get("step", 0)),
+        "config": config,
+    }
 
 
 @torch.no_grad()

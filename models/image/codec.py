@@ -33,6 +33,7 @@ DEFAULT_QUALITY = 4
 PAD = 64
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26
+MAX_REFINE = 10_000
 
 
 @functools.cache
@@ -57,7 +58,8 @@ def _padded(size: int) -> int:
 
 
 class ImageCodec(Codec):
-    """Learned lossy image codec; ``--quality`` 1 (smallest) .. 7 (best), default 4."""
+    """Learned lossy image codec; ``--quality`` 1 (smallest) .. 7 (best), default 4;
+    ``--refine N``: N steps of encoder-side latent refinement (models.image.refine)."""
 
     kind = "image"
     codec_id = "image-v1"
@@ -72,10 +74,13 @@ class ImageCodec(Codec):
         import torch
         import torch.nn.functional as F
 
-        options.require_only("image codec (it takes --quality)", "quality")
+        options.require_only("image codec (it takes --quality, --refine)", "quality", "refine")
         quality = DEFAULT_QUALITY if options.quality is None else options.quality
         if quality not in QUALITIES:
             raise InvalidParameterError(f"--quality must be 1..7, got {quality}")
+        refine = options.refine or 0
+        if not 0 <= refine <= MAX_REFINE:
+            raise InvalidParameterError(f"--refine must be 0..{MAX_REFINE} steps, got {refine}")
         image = np.asarray(media)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
             raise InputError(f"image must be (H, W, 1|3) uint8, got {image.dtype} {image.shape}")
@@ -85,7 +90,7 @@ class ImageCodec(Codec):
         x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
         x = x.expand(1, 3, height, width)
         x = F.pad(x, (0, _padded(width) - width, 0, _padded(height) - height), mode="replicate")
-        y, z = model.analysis(x, float(quality - 1))
+        y, z = model.analysis(x, float(quality - 1), refine)
         z_encoder = SymbolEncoder()
         model.z_family.encode(z_encoder, z.numpy().astype(np.int64), _channel_index(z.shape))
         chunks = [z_encoder.to_bytes()]

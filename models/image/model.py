@@ -58,6 +58,7 @@ class ImageModel:
             raise ValueError(f"weights file lacks {needed[:3]}")
         self.network = network.eval()
         self._g_s = subpixel_synthesis(network.g_s).eval()
+        self._tensors, self._float_network = tensors, None
         self.h_s = IntegerNetwork.from_tensors(tensors, "h_s")
         lengths = tensors["z_tables.lengths"].tolist()
         frequencies = tensors["z_tables.frequencies"].numpy().astype(np.int64)
@@ -80,13 +81,37 @@ class ImageModel:
     def _rate(self, rate: float) -> torch.Tensor:
         return torch.tensor([float(rate)])
 
-    @torch.no_grad()
-    def analysis(self, x: torch.Tensor, rate: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> (gained y, integer z), float32."""
-        gain, _ = self.network.gains(self._rate(rate))
-        y = self.network.g_a(x) * gain
-        z = torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
+    def analysis(
+        self, x: torch.Tensor, rate: float, refine: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> (gained y, integer z), float32.
+        ``refine`` > 0: that many steps of latent refinement (models.image.refine)."""
+        with torch.no_grad():
+            gain, _ = self.network.gains(self._rate(rate))
+            y = self.network.g_a(x) * gain
+        if refine:
+            from models.image.refine import refine_latent
+
+            y = refine_latent(self.float_network(), x, y, rate, refine)
+        with torch.no_grad():
+            z = torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
         return y, z
+
+    def float_network(self) -> ImageNetwork:
+        """The whole model in float (eval mode, frozen), from the float copies the weights
+        file carries for training; built on first use."""
+        if self._float_network is None:
+            net = ImageNetwork(
+                NetworkConfig(
+                    self.config.n,
+                    self.config.m,
+                    self.config.z,
+                    groups=self.groups if self.context else None,
+                )
+            )
+            net.load_state_dict(float_training_state(self._tensors))
+            self._float_network = net.eval().requires_grad_(False)
+        return self._float_network
 
     @torch.no_grad()
     def hyper_parameters(self, z_hat: torch.Tensor) -> torch.Tensor:
@@ -124,3 +149,15 @@ class ImageModel:
             warnings.simplefilter("ignore", UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
                 return self._g_s(y_hat.float() * inverse_gain)
+
+
+def float_training_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The float32 state dict of :class:`ImageNetwork` held by a weights file's tensors:
+    the transforms and gains as they are, the rest from their ``train.*`` copies."""
+    state = {}
+    for key, value in tensors.items():
+        if key.startswith("train."):
+            state[key.removeprefix("train.")] = value.float()
+        elif key.split(".")[0] in ("g_a", "h_a", "g_s", "gain", "inverse_gain"):
+            state[key] = value.float()
+    return state

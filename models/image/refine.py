@@ -1,0 +1,66 @@
+"""Encoder-side latent refinement for the image codec (``--refine N``).
+
+The analysis transform g_a is amortised: one network guesses every image's latent, and a
+model trained for a few hours on a CPU guesses far from the best one. Refinement runs N steps
+of Adam on the latent itself (after the gain), minimising the training objective of the
+rate level, rate_bpp + lambda * 255^2 * MSE, through the *float* copies of every part of
+the model (hyper-analysis, hyper-synthesis, grouped context networks, factorized prior,
+synthesis). Rounding is straight-through, as in training. The result is coded by the
+normal integer pipeline, so files are ordinary image-v1 files and the decoder is unchanged.
+
+Cost: each step is a forward + backward pass through the whole model (about 1.1 s per
+megapixel on this 2-core CPU). The refined latent depends on float arithmetic (thread
+count, CPU), so two encoders may write different, equally valid files.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.image.network import (
+    LAMBDAS,
+    ImageNetwork,
+    gaussian_likelihood,
+    round_ste,
+    scale_from_index,
+)
+
+#: Adam's first step size on the gained latent (latent units) is min(REFINE_LR,
+#: REFINE_BUDGET / steps), decaying linearly to 0: longer runs take smaller steps (a fixed
+#: 0.03 made 20 steps worse than 10). Chosen on a held-out training photo (768x1280, rate
+#: level 3): objective 0.512 -> 0.410 with 10 steps, 0.401 with 20.
+REFINE_LR = 0.03
+REFINE_BUDGET = 0.3
+
+
+def rd_objective(net: ImageNetwork, y: torch.Tensor, x: torch.Tensor, rate: float) -> torch.Tensor:
+    """Relaxed rate (bits per pixel) + lambda * 255^2 * MSE of gained latent ``y``
+    (1,M,H/16,W/16) for image ``x`` (1,3,H,W) in [0,1] at rate level ``rate``."""
+    _, inverse_gain = net.gains(torch.tensor([rate]))
+    z = net.h_a(y)
+    _, z_likelihoods = net.entropy_bottleneck(z, training=False)
+    hyper = net.h_s(round_ste(z))
+    y_hat, means, scale_index = net.context(y, hyper, lambda v, mu: round_ste(v - mu) + mu)
+    y_likelihoods = gaussian_likelihood(y_hat, means, scale_from_index(scale_index))
+    bits = -torch.log2(y_likelihoods).sum() - torch.log2(z_likelihoods).sum()
+    mse = (net.g_s(y_hat * inverse_gain) - x).pow(2).mean()
+    lam = LAMBDAS[min(int(round(rate)), len(LAMBDAS) - 1)]
+    return bits / (x.shape[2] * x.shape[3]) + lam * 255**2 * mse
+
+
+def refine_latent(
+    net: ImageNetwork, x: torch.Tensor, y: torch.Tensor, rate: float, steps: int
+) -> torch.Tensor:
+    """``steps`` Adam steps (step size decaying linearly to 0, see REFINE_LR) on the gained
+    latent ``y`` (1,M,h,w) of ``x`` (1,3,16h,16w) -> the refined latent (same shape, no
+    gradient)."""
+    y = y.detach().clone().requires_grad_(True)
+    first = min(REFINE_LR, REFINE_BUDGET / max(steps, 1))
+    optimizer = torch.optim.Adam([y], lr=first)
+    for step in range(steps):
+        optimizer.param_groups[0]["lr"] = first * (1 - step / steps)
+        loss = rd_objective(net, y, x, rate)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return y.detach()
