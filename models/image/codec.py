@@ -90,7 +90,7 @@ class ImageCodec(Codec):
         x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
         x = x.expand(1, 3, height, width)
         x = F.pad(x, (0, _padded(width) - width, 0, _padded(height) - height), mode="replicate")
-        y, z = model.analysis(x, float(quality - 1), refine)
+        y, z = model.analysis(x, float(quality - 1), refine, options.progress)
         z_encoder = SymbolEncoder()
         model.z_family.encode(z_encoder, z.numpy().astype(np.int64), _channel_index(z.shape))
         chunks = [z_encoder.to_bytes()]

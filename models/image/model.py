@@ -82,17 +82,18 @@ class ImageModel:
         return torch.tensor([float(rate)])
 
     def analysis(
-        self, x: torch.Tensor, rate: float, refine: int = 0
+        self, x: torch.Tensor, rate: float, refine: int = 0, progress: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> (gained y, integer z), float32.
-        ``refine`` > 0: that many steps of latent refinement (models.image.refine)."""
+        ``refine`` > 0: that many steps of latent refinement (models.image.refine), with a
+        progress bar if ``progress``."""
         with torch.no_grad():
             gain, _ = self.network.gains(self._rate(rate))
             y = self.network.g_a(x) * gain
         if refine:
             from models.image.refine import refine_latent
 
-            y = refine_latent(self.float_network(), x, y, rate, refine)
+            y = refine_latent(self.float_network(), x, y, rate, refine, progress)
         with torch.no_grad():
             z = torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
         return y, z

@@ -53,18 +53,33 @@ def rd_objective(net: ImageNetwork, y: torch.Tensor, x: torch.Tensor, rate: floa
 
 
 def refine_latent(
-    net: ImageNetwork, x: torch.Tensor, y: torch.Tensor, rate: float, steps: int
+    net: ImageNetwork,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rate: float,
+    steps: int,
+    progress: bool = False,
 ) -> torch.Tensor:
     """``steps`` Adam steps (step size decaying linearly to 0, see REFINE_LR) on the gained
     latent ``y`` (1,M,h,w) of ``x`` (1,3,16h,16w) -> the refined latent (same shape, no
-    gradient)."""
+    gradient). ``progress``: a bar of steps with the objective."""
     y = y.detach().clone().requires_grad_(True)
     first = min(REFINE_LR, REFINE_BUDGET / max(steps, 1))
     optimizer = torch.optim.Adam([y], lr=first)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc="refining the latent", unit="step", leave=False)
     for step in range(steps):
         optimizer.param_groups[0]["lr"] = first * (1 - step / steps)
         loss = rd_objective(net, y, x, rate)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if bar is not None:
+            bar.set_postfix(objective=f"{loss.item():.4f}")
+            bar.update()
+    if bar is not None:
+        bar.close()
     return y.detach()
