@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 from codec.container import ContainerHeader, MetaValue
 from codec.errors import BitstreamError, InvalidParameterError, KindNotAvailableError
 
+#: Most encoder-side refinement steps an encode may ask for (``--refine``).
+MAX_REFINE_STEPS = 10_000
+
 
 @dataclass(frozen=True)
 class EncodeOptions:
@@ -41,6 +44,15 @@ class EncodeOptions:
     time_limit: float | None = None
     refine: int | None = None
     progress: bool = False
+
+    def refine_steps(self) -> int:
+        """``refine`` (None = 0) checked against 0..MAX_REFINE_STEPS."""
+        steps = self.refine or 0
+        if not 0 <= steps <= MAX_REFINE_STEPS:
+            raise InvalidParameterError(
+                f"--refine must be 0..{MAX_REFINE_STEPS} steps, got {steps}"
+            )
+        return steps
 
     def require_only(self, codec: str, *accepted: str) -> None:
         """Raise ``InvalidParameterError`` naming the first option set by the user that

@@ -178,11 +178,7 @@ def float_latent_bits(net: ImageNetwork, image: np.ndarray, level: int) -> float
     gain, _ = net.gains(torch.tensor([float(level)]))
     y = net.g_a(x) * gain
     hyper = net.h_s(torch.round(net.h_a(y)))
-    if net.context is None:
-        means, scale_index = hyper.chunk(2, dim=1)
-    else:
-        _, means, scale_index = net.context(y, hyper, lambda v, mu: torch.round(v - mu) + mu)
-    y_hat = torch.round(y - means) + means
+    y_hat, means, scale_index = net.quantize_latent(y, hyper, torch.round)
     likelihood = gaussian_likelihood(y_hat, means, scale_from_index(scale_index))
     return float(-torch.log2(likelihood).sum())
 

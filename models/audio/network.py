@@ -188,6 +188,10 @@ class AudioNetwork(nn.Module):
             return self.fsq_project_in, self.fsq_project_out
         return self.fsq.project_in, self.fsq.project_out
 
+    def _fsq_scalar_levels(self) -> torch.Tensor:
+        """(groups * len(levels),) int32 levels of every FSQ scalar, group after group."""
+        return torch.tensor(self.cfg.fsq_levels * self.cfg.fsq_groups, dtype=torch.int32)
+
     def rvq_codes(self, latent: torch.Tensor, levels: int) -> torch.Tensor:
         """(B, D, N) latent -> (B, N, levels) int64 codebook indices.
 
@@ -216,7 +220,7 @@ class AudioNetwork(nn.Module):
         FSQ's quantizer as in ``FSQ.bound`` (eps 1e-3): project, bound every scalar with a
         shifted tanh to (levels - 1) / 2 * (1 + eps), round; digit = rounded + levels // 2."""
         project_in, _ = self._fsq_projections()
-        levels = torch.tensor(self.cfg.fsq_levels * self.cfg.fsq_groups, dtype=torch.int32)
+        levels = self._fsq_scalar_levels()
         z = project_in(latent.transpose(1, 2))
         half_l = (levels - 1) * (1 + 1e-3) / 2
         offset = torch.where(levels % 2 == 0, 0.5, 0.0)
@@ -227,7 +231,7 @@ class AudioNetwork(nn.Module):
         """(B, N, groups * len(levels)) digits -> (B, D, N) quantized latent (FSQ's codes
         (digit - levels // 2) / (levels // 2) through its output projection)."""
         _, project_out = self._fsq_projections()
-        half = torch.tensor(self.cfg.fsq_levels * self.cfg.fsq_groups, dtype=torch.int32) // 2
+        half = self._fsq_scalar_levels() // 2
         return project_out((digits - half) / half).transpose(1, 2)
 
     def _fsq_radix(self) -> tuple[torch.Tensor, torch.Tensor]:

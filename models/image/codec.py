@@ -33,7 +33,6 @@ DEFAULT_QUALITY = 4
 PAD = 64
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26
-MAX_REFINE = 10_000
 
 
 @functools.cache
@@ -78,9 +77,7 @@ class ImageCodec(Codec):
         quality = DEFAULT_QUALITY if options.quality is None else options.quality
         if quality not in QUALITIES:
             raise InvalidParameterError(f"--quality must be 1..7, got {quality}")
-        refine = options.refine or 0
-        if not 0 <= refine <= MAX_REFINE:
-            raise InvalidParameterError(f"--refine must be 0..{MAX_REFINE} steps, got {refine}")
+        refine = options.refine_steps()
         image = np.asarray(media)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
             raise InputError(f"image must be (H, W, 1|3) uint8, got {image.dtype} {image.shape}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from codec.errors import InputError
 from entropy import IndexedFamily, TableSet
 from entropy.tables import DEFAULT_PRECISION
 from models.image.integer import IntegerNetwork
@@ -46,19 +47,15 @@ class ImageModel:
         if self.context and len(self.context) != len(self.groups):
             raise ValueError("weights file has context networks for only some groups")
         self.name = name
-        network = ImageNetwork(config)
-        float_state = {
-            k: v.float()
-            for k, v in tensors.items()
-            if k.split(".")[0] in ("g_a", "h_a", "g_s", "gain", "inverse_gain")
-        }
-        missing = network.load_state_dict(float_state, strict=False).missing_keys
+        groups = self.groups if self.context else None
+        network = ImageNetwork(NetworkConfig(config.n, config.m, config.z, groups=groups))
+        missing = network.load_state_dict(float_training_state(tensors), strict=False).missing_keys
         needed = [k for k in missing if k.split(".")[0] in ("g_a", "h_a", "g_s")]
         if needed:
             raise ValueError(f"weights file lacks {needed[:3]}")
-        self.network = network.eval()
+        self._refinable = not missing  # the file carries float copies of every part
+        self.network = network.eval().requires_grad_(False)
         self._g_s = subpixel_synthesis(network.g_s).eval()
-        self._tensors, self._float_network = tensors, None
         self.h_s = IntegerNetwork.from_tensors(tensors, "h_s")
         lengths = tensors["z_tables.lengths"].tolist()
         frequencies = tensors["z_tables.frequencies"].numpy().astype(np.int64)
@@ -100,19 +97,10 @@ class ImageModel:
 
     def float_network(self) -> ImageNetwork:
         """The whole model in float (eval mode, frozen), from the float copies the weights
-        file carries for training; built on first use."""
-        if self._float_network is None:
-            net = ImageNetwork(
-                NetworkConfig(
-                    self.config.n,
-                    self.config.m,
-                    self.config.z,
-                    groups=self.groups if self.context else None,
-                )
-            )
-            net.load_state_dict(float_training_state(self._tensors))
-            self._float_network = net.eval().requires_grad_(False)
-        return self._float_network
+        file carries for training (the transforms above run from the same network)."""
+        if not self._refinable:
+            raise InputError(f"weights {self.name} carry no float copies to refine with")
+        return self.network
 
     @torch.no_grad()
     def hyper_parameters(self, z_hat: torch.Tensor) -> torch.Tensor:

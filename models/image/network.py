@@ -136,6 +136,17 @@ class ImageNetwork(nn.Module):
 
         return interpolate(self.gain), interpolate(self.inverse_gain)
 
+    def quantize_latent(
+        self, y: torch.Tensor, hyper: torch.Tensor, rounding=round_ste
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(y_hat, means, scale indexes) of gained latent y (B,M,h,w) given h_s output
+        ``hyper``: y_hat = rounding(y - mean) + mean, the means refined by the grouped
+        context when the network has one (hyperprior only: h_s means in latent units)."""
+        if self.context is None:
+            means, scale_index = hyper.chunk(2, dim=1)
+            return rounding(y - means) + means, means, scale_index
+        return self.context(y, hyper, lambda v, mu: rounding(v - mu) + mu)
+
     def forward(self, x: torch.Tensor, rate: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training pass: reconstruction and likelihoods of y (noisy) and z (noisy).
 
@@ -147,11 +158,7 @@ class ImageNetwork(nn.Module):
         z = self.h_a(y)
         _, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(round_ste(z))
-        if self.context is None:
-            means, scale_index = hyper.chunk(2, dim=1)
-            y_hat = round_ste(y - means) + means
-        else:
-            y_hat, means, scale_index = self.context(y, hyper, lambda v, mu: round_ste(v - mu) + mu)
+        y_hat, means, scale_index = self.quantize_latent(y, hyper)
         scales = scale_from_index(scale_index)
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         y_likelihoods = gaussian_likelihood(y_noisy, means, scales)

@@ -39,12 +39,7 @@ def rd_objective(net: ImageNetwork, y: torch.Tensor, x: torch.Tensor, rate: floa
     _, inverse_gain = net.gains(torch.tensor([rate]))
     z = net.h_a(y)
     _, z_likelihoods = net.entropy_bottleneck(z, training=False)
-    hyper = net.h_s(round_ste(z))
-    if net.context is None:  # hyperprior only: h_s gives means in latent units
-        means, scale_index = hyper.chunk(2, dim=1)
-        y_hat = round_ste(y - means) + means
-    else:
-        y_hat, means, scale_index = net.context(y, hyper, lambda v, mu: round_ste(v - mu) + mu)
+    y_hat, means, scale_index = net.quantize_latent(y, net.h_s(round_ste(z)))
     y_likelihoods = gaussian_likelihood(y_hat, means, scale_from_index(scale_index))
     bits = -torch.log2(y_likelihoods).sum() - torch.log2(z_likelihoods).sum()
     mse = (net.g_s(y_hat * inverse_gain) - x).pow(2).mean()

@@ -62,7 +62,6 @@ MAX_SEGMENT_FRAMES = 100
 MAX_FRAMES = 1 << 24
 MAX_WIDTH = 256  # decoder channels, any layer (bitstream check)
 KEY_INTERVAL = 8
-MAX_REFINE = 10_000
 
 
 def segment_frames(width: int, height: int) -> int:
@@ -110,9 +109,7 @@ def _choose(options: EncodeOptions) -> _Plan:
     limit = float("inf") if options.time_limit is None else options.time_limit
     if not limit > 0:
         raise InvalidParameterError(f"--time-limit must be > 0 seconds, got {limit}")
-    refine = options.refine or 0
-    if not 0 <= refine <= MAX_REFINE:
-        raise InvalidParameterError(f"--refine must be 0..{MAX_REFINE} steps, got {refine}")
+    refine = options.refine_steps()
     return _Plan(mode, quality, epochs, limit, refine)
 
 
