@@ -9,8 +9,9 @@ vectors, 16 per level; FSQ: the previous value itself).
 
 Rows are integer frequencies (``entropy.quantize_counts`` of smoothed training counts), all
 of width K = max alphabet (symbols beyond a stream's alphabet keep frequency 1), so the
-decoder rebuilds every probability bit-exactly. Coding runs frame by frame: one
-``IndexedRows`` call per frame and channel.
+decoder rebuilds every probability bit-exactly. The range coder is a queue, so the encoder
+codes many frames per call (their rows are all known) and the decoder goes frame by frame
+(each frame's rows depend on the codes it just decoded): the same stream either way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 
 from codec.errors import BitstreamError
 from entropy import IndexedRows, SymbolDecoder, SymbolEncoder, quantize_counts
+
+ENCODE_FRAMES = 128  # frames per encoder call (bounds the gathered rows to ~4 MB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,10 +66,10 @@ class CodePrior:
         n, streams = codes.shape
         if n and (codes.min() < 0 or (codes >= self.alphabet[:streams]).any()):
             raise ValueError("code outside its stream's alphabet")
-        index = self.start_rows(streams)
-        for t in range(n):
-            self._table.encode(encoder, codes[t], index)
-            index = self.next_rows(codes[t])
+        index = self.row_indexes(codes)
+        for t in range(0, n, ENCODE_FRAMES):
+            block = slice(t, t + ENCODE_FRAMES)
+            self._table.encode(encoder, codes[block].ravel(), index[block].ravel())
 
     def decode(self, decoder: SymbolDecoder, frames: int, streams: int) -> np.ndarray:
         """Inverse of :meth:`encode`: (frames, streams) int64 codes."""

@@ -1,5 +1,5 @@
 """Golden audio bitstreams (samples/melody_22k.flac through each shipped mode) decode to the
-recorded 16-bit PCM with 1 and 2 torch threads."""
+recorded 16-bit PCM with 1 and 2 torch threads, and the encoder writes them again byte for byte."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tests.conformance.golden import (
     AUDIO_CASES,
     AUDIO_EXPECTED,
     AUDIO_FILES,
+    AUDIO_INPUT,
     pcm_hash,
     torch_threads,
 )
@@ -28,3 +29,11 @@ def test_audio_golden_decodes_to_recorded_pcm_with_one_and_two_threads(name):
             decoded = codec.decode(blob)
             assert decoded.header.weights_id == expected["weights_id"]
             assert pcm_hash(decoded.media) == expected["pcm_sha256"]
+
+
+@pytest.mark.parametrize("name", AUDIO_CASES)
+def test_audio_encoder_reproduces_the_golden_bytes(name, tmp_path):
+    mode, bitrate = AUDIO_CASES[name]
+    out = tmp_path / "again.ncdc"
+    codec.encode_file(AUDIO_INPUT, out, mode=mode, bitrate=bitrate)
+    assert out.read_bytes() == AUDIO_FILES[name].read_bytes()
