@@ -13,6 +13,8 @@ from typing import TypeVar
 
 import torch
 
+from models.allocator import keep_freed_memory
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -20,7 +22,9 @@ WORKERS = 2
 
 
 def run_single_threaded(fn: Callable[[T], R], pieces: Iterable[T]) -> list[R]:
-    """``[fn(p) for p in pieces]`` on WORKERS threads, torch limited to one thread each."""
+    """``[fn(p) for p in pieces]`` on WORKERS threads, torch limited to one thread each
+    (and freed memory kept for reuse, :mod:`models.allocator`)."""
+    keep_freed_memory()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
