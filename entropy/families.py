@@ -274,6 +274,7 @@ class IndexedRows:
 
     def __init__(self, frequencies: np.ndarray) -> None:
         self.rows = _check_rows(frequencies, np.shape(frequencies)[0])
+        self._models: dict[int, constriction.stream.model.Categorical] = {}
 
     def encode(self, encoder: SymbolEncoder, symbols: np.ndarray, rows: np.ndarray) -> None:
         """symbols: (N,) ints in 0..K-1; rows: (N,) row indexes."""
@@ -285,6 +286,15 @@ class IndexedRows:
     def decode(self, decoder: SymbolDecoder, rows: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`encode`; returns (N,) int64."""
         return decoder.decode(self._family, self.rows[rows]).astype(np.int64)
+
+    def decode_one(self, decoder: SymbolDecoder, row: int) -> int:
+        """One symbol with row ``row`` (the same model as :meth:`decode` builds for it, kept
+        for the next symbol that uses that row: ~5x faster symbol by symbol)."""
+        model = self._models.get(row)
+        if model is None:
+            model = constriction.stream.model.Categorical(self.rows[row], perfect=False)
+            self._models[row] = model
+        return decoder.decode_one(model)
 
 
 class AdaptiveContextModel:

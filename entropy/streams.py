@@ -112,6 +112,15 @@ class SymbolDecoder:
             raise _decoder_error(exc) from None
         return np.atleast_1d(np.asarray(out, dtype=np.int32))
 
+    def decode_one(self, model: Model) -> int:
+        """One symbol with a fixed model (the lean path for symbol-by-symbol context loops)."""
+        try:
+            return self._coder.decode(model)
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise _decoder_error(exc) from None
+
     def finish(self) -> None:
         """Raise :class:`BitstreamError` unless all compressed data was consumed."""
         if self.kind == StreamKind.ANS:

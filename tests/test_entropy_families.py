@@ -231,6 +231,11 @@ def test_indexed_rows_round_trip_and_range_check():
         decoder = SymbolDecoder(encoder.to_bytes(), kind)
         assert np.array_equal(table.decode(decoder, index), symbols)
         decoder.finish()
+    encoder = SymbolEncoder(StreamKind.RANGE)  # a queue: symbol by symbol, same order
+    table.encode(encoder, symbols, index)
+    decoder = SymbolDecoder(encoder.to_bytes(), StreamKind.RANGE)
+    assert [table.decode_one(decoder, i) for i in index.tolist()] == symbols.tolist()
+    decoder.finish()
     with pytest.raises(InvalidParameterError):
         table.encode(SymbolEncoder(), np.array([4]), np.array([0]))
     with pytest.raises(InvalidParameterError):

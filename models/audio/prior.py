@@ -10,8 +10,9 @@ vectors, 16 per level; FSQ: the previous value itself).
 Rows are integer frequencies (``entropy.quantize_counts`` of smoothed training counts), all
 of width K = max alphabet (symbols beyond a stream's alphabet keep frequency 1), so the
 decoder rebuilds every probability bit-exactly. The range coder is a queue, so the encoder
-codes many frames per call (their rows are all known) and the decoder goes frame by frame
-(each frame's rows depend on the codes it just decoded): the same stream either way.
+codes many frames per call (their rows are all known) and the decoder goes symbol by symbol
+(each frame's rows depend on the codes it just decoded; :meth:`IndexedRows.decode_one`
+keeps one constriction model per row): the same stream either way.
 """
 
 from __future__ import annotations
@@ -73,15 +74,19 @@ class CodePrior:
 
     def decode(self, decoder: SymbolDecoder, frames: int, streams: int) -> np.ndarray:
         """Inverse of :meth:`encode`: (frames, streams) int64 codes."""
-        codes = np.empty((frames, streams), dtype=np.int64)
-        index = self.start_rows(streams)
-        limit = self.alphabet[:streams]
-        for t in range(frames):
-            codes[t] = self._table.decode(decoder, index)
-            if (codes[t] >= limit).any():
-                raise BitstreamError("corrupt audio codes (symbol outside its alphabet)")
-            index = self.next_rows(codes[t])
-        return codes
+        row = self.start_rows(streams).tolist()
+        offsets, classes = self.offsets.tolist(), self.classes.tolist()
+        limit = self.alphabet.tolist()
+        decode_one = self._table.decode_one
+        codes = [[0] * streams for _ in range(frames)]
+        for frame in codes:
+            for s in range(streams):
+                symbol = decode_one(decoder, row[s])
+                if symbol >= limit[s]:
+                    raise BitstreamError("corrupt audio codes (symbol outside its alphabet)")
+                frame[s] = symbol
+                row[s] = offsets[s] + classes[s][symbol]
+        return np.array(codes, dtype=np.int64).reshape(frames, streams)
 
     def bits(self, codes: np.ndarray) -> float:
         """Ideal code length in bits of (N, S') codes (what :meth:`encode` costs, +- 0.1%)."""
