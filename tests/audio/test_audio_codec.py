@@ -115,7 +115,7 @@ def test_nearly_mono_stereo_codes_the_mid_only(shared_data):
         assert mid and (not side) == (name == "near mono")
         assert (name == "wide") or np.array_equal(out[0], out[1])
         sizes[name] = len(chunk)
-    assert sizes["near mono"] < 0.6 * sizes["wide"]
+    assert sizes["near mono"] < 0.75 * sizes["wide"]  # a coded side (12 kHz) adds ~half
 
 
 def test_segmented_processing_equals_whole_file_processing(shared_data):

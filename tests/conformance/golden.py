@@ -201,6 +201,10 @@ AUDIO_CASES = {"rvq6": ("rvq", 6.0), "rvq1.5": ("rvq", 1.5), "fsq": ("fsq", None
 AUDIO_FILES = {name: AUDIO_DIR / f"{name}.ncdc" for name in AUDIO_CASES}
 AUDIO_EXPECTED = AUDIO_DIR / "expected.json"
 AUDIO_INPUT = HERE.parent.parent / "samples" / "melody_22k.flac"
+# Written before side_decimation existed (side coded at 24 kHz); decodable while the shipped
+# audio weights are the ones it names.
+AUDIO_LEGACY = AUDIO_DIR / "legacy_full_side_rvq6.ncdc"
+AUDIO_LEGACY_EXPECTED = AUDIO_DIR / "legacy.json"
 
 
 def pcm_hash(audio) -> str:
