@@ -72,8 +72,17 @@ class SymbolEncoder:
         return np.asarray(words, dtype="<u4").tobytes()
 
 
-def _decoder_error(exc: BaseException) -> BitstreamError:
-    return BitstreamError(f"entropy decoder failed on corrupt data ({type(exc).__name__}: {exc})")
+def _guarded(call, *args):
+    """``call(*args)``, a constriction failure (its panics raise a BaseException subclass)
+    turned into :class:`BitstreamError`."""
+    try:
+        return call(*args)
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise BitstreamError(
+            f"entropy decoder failed on corrupt data ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 class SymbolDecoder:
@@ -84,15 +93,10 @@ class SymbolDecoder:
         if len(data) % 4:
             raise BitstreamError(f"entropy-coded stream of {len(data)} bytes is not whole words")
         words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-        try:
-            if self.kind == StreamKind.RANGE:
-                self._coder = constriction.stream.queue.RangeDecoder(words)
-            else:
-                self._coder = constriction.stream.stack.AnsCoder(words)
-        except BaseException as exc:  # constriction panics raise a BaseException subclass
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise _decoder_error(exc) from None
+        if self.kind == StreamKind.RANGE:
+            self._coder = _guarded(constriction.stream.queue.RangeDecoder, words)
+        else:
+            self._coder = _guarded(constriction.stream.stack.AnsCoder, words)
 
     def decode(self, model: Model, *params: np.ndarray | int) -> np.ndarray:
         """Decode with a fixed model and a count, or a model family and parameter arrays.
@@ -104,22 +108,12 @@ class SymbolDecoder:
                 return np.zeros(0, dtype=np.int32)
         elif params and len(params[0]) == 0:
             return np.zeros(0, dtype=np.int32)
-        try:
-            out = self._coder.decode(model, *params)
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise _decoder_error(exc) from None
+        out = _guarded(self._coder.decode, model, *params)
         return np.atleast_1d(np.asarray(out, dtype=np.int32))
 
     def decode_one(self, model: Model) -> int:
         """One symbol with a fixed model (the lean path for symbol-by-symbol context loops)."""
-        try:
-            return self._coder.decode(model)
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise _decoder_error(exc) from None
+        return _guarded(self._coder.decode, model)
 
     def finish(self) -> None:
         """Raise :class:`BitstreamError` unless all compressed data was consumed."""

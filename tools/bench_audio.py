@@ -71,7 +71,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         src = wide_stereo(tmp)
-        seconds = read(src)[0].shape[1] / 24000
+        samples, rate = read(src)
+        seconds = samples.shape[1] / rate
         trees = {"this tree": ROOT}
         if args.against:
             other = tmp / "against"

@@ -46,6 +46,11 @@ class CodePrior:
     def _table(self) -> IndexedRows:
         return IndexedRows(self.rows)
 
+    @cached_property
+    def _lookup(self) -> tuple[list[int], list[list[int]], list[int]]:
+        """offsets, classes and alphabet as Python lists (the decoder's per-symbol loop)."""
+        return self.offsets.tolist(), self.classes.tolist(), self.alphabet.tolist()
+
     def start_rows(self, streams: int) -> np.ndarray:
         """(streams,) row indexes for the first frame of a segment (each stream's last row)."""
         return (self.offsets + self.classes.max(axis=1) + 1)[:streams]
@@ -75,8 +80,7 @@ class CodePrior:
     def decode(self, decoder: SymbolDecoder, frames: int, streams: int) -> np.ndarray:
         """Inverse of :meth:`encode`: (frames, streams) int64 codes."""
         row = self.start_rows(streams).tolist()
-        offsets, classes = self.offsets.tolist(), self.classes.tolist()
-        limit = self.alphabet.tolist()
+        offsets, classes, limit = self._lookup
         decode_one = self._table.decode_one
         codes = [[0] * streams for _ in range(frames)]
         for frame in codes:
