@@ -110,9 +110,10 @@ def ours_roundtrip(
     return len(blob), decoded, encode_s, time.perf_counter() - start
 
 
-def preview(images: list[np.ndarray], quality: int = 4) -> None:
-    """PSNR and bytes read when decoding only the first k channel groups."""
+def preview(images: list[np.ndarray]) -> None:
+    """PSNR and bytes read when decoding only the first k channel groups (default quality)."""
     from codec.container import ContainerReader
+    from models.image.codec import DEFAULT_QUALITY as quality
 
     image_codec = image_codec_under_test()
     groups = image_codec._model()[0].groups
@@ -259,8 +260,10 @@ def speed(image: np.ndarray) -> None:
 
     torch.set_num_threads(2)
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
-    _, _, t_enc, t_dec = ours_roundtrip(image, 4)
-    rows = [("ours (quality 4)", t_enc, t_dec)]
+    from models.image.codec import DEFAULT_QUALITY
+
+    _, _, t_enc, t_dec = ours_roundtrip(image, DEFAULT_QUALITY)
+    rows = [(f"ours (quality {DEFAULT_QUALITY})", t_enc, t_dec)]
     for label, model in (
         ("CompressAI mbt2018 (q3, serial AR)", zoo.JointAutoregressiveHierarchicalPriors(192, 192)),
         ("CompressAI Elic2022Official", zoo.Elic2022Official()),

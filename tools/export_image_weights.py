@@ -3,6 +3,7 @@
     python tools/export_image_weights.py --run ~/.cache/codec/run_image \
         --data ~/.cache/codec/image_train [--out models/weights/image-hp-v1.safetensors]
 
+Ships the run's weight average when it kept one (tools/train_image.py --ema-decay).
 Converts the hyper-synthesis and the per-group context networks to integer networks
 (activation ranges calibrated on training crops, never Kodak), turns the factorized prior of
 the hyper-latent into integer tables, stores the float transforms as float16, and records
@@ -36,7 +37,7 @@ from models.image.network import (  # noqa: E402
     scale_from_index,
 )
 from models.shipped import record_in_manifest  # noqa: E402
-from tools.train_image import load_images, random_batch  # noqa: E402
+from tools.train_image import averaged_state, load_images, random_batch  # noqa: E402
 
 Z_TAIL_RADIUS = 128
 
@@ -105,7 +106,7 @@ def main() -> None:
     groups = state["config"].get("groups")
     config = NetworkConfig(n=state["config"]["n"], groups=tuple(groups) if groups else None)
     net = ImageNetwork(config)
-    net.load_state_dict(state["model"])
+    net.load_state_dict(averaged_state(state))
     net.eval()
     m = config.m
     calibration = calibration_inputs(net, args.data)
@@ -163,6 +164,7 @@ def main() -> None:
         "steps": state["step"],
         "lambdas": list(LAMBDAS),
         "recipe": "tools/train_image.py (batch 8, 128x128 crops, Adam 1e-4)"
+        + (f", weight average (EMA {state['ema_decay']})" if "ema_decay" in state else "")
         + (", then tools/iscs_image.py + grouped context" if config.groups else ""),
         "network": {"n": config.n, "m": config.m, "z": config.z, "groups": list(groups)},
     }
@@ -188,10 +190,10 @@ def integer_path_cost(net: ImageNetwork, weights: Path, images: list[np.ndarray]
     """Latent bits of real files (integer entropy parameters) vs the float network's own
     estimate (-log2 likelihood at the rounded latents), on held-out training photos."""
     from codec.registry import EncodeOptions
-    from models.image.codec import ImageCodec
+    from models.image.codec import QUALITIES, ImageCodec
 
     codec = ImageCodec(weights)
-    for quality in (1, 4, 7):
+    for quality in (QUALITIES[0], QUALITIES[len(QUALITIES) // 2], QUALITIES[-1]):
         file_bits = float_bits = 0.0
         for image in images:
             h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64

@@ -9,7 +9,10 @@ give the validation numbers in the log.
 
 Each sample of a batch draws its own rate level; loss = bpp + lambda * 255^2 * MSE per sample,
 averaged. The EntropyBottleneck's quantile (aux) loss has its own optimizer, as in CompressAI.
-The run folder holds ``latest.pt`` (model, optimizers, step; rewritten atomically every
+An exponential moving average of the weights (``--ema-decay``) rides along: single
+checkpoints of a batch-8 run swing by ~1 dB on validation, their average does not, and the
+exporter ships the average.
+The run folder holds ``latest.pt`` (model, its average, optimizers, step; rewritten atomically every
 --save-every seconds, at the end and on SIGTERM) and ``train.log``. Re-running the same
 command resumes.
 On a new machine, ``--init models/weights/image-v1.safetensors`` starts a run from the
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -85,11 +89,54 @@ def state_from_shipped(path: Path) -> dict:
     }
 
 
+def add_low_levels(model_state: dict[str, torch.Tensor], levels: int) -> int:
+    """Grow the (L,M) gain tables of ``model_state`` to ``levels`` rows when LAMBDAS gained
+    levels below the trained ones: each new lowest row starts one geometric step beyond the
+    current lowest (g_-1 = g_0^2 / g_1, what the gain-unit interpolation extrapolates).
+    Returns the number of rows added."""
+    added = levels - model_state["gain"].shape[0]
+    for key in ("gain", "inverse_gain"):
+        table = model_state[key]
+        for _ in range(added):
+            table = torch.cat([table[:1].abs() ** 2 / table[1:2].abs(), table])
+        model_state[key] = table
+    return added
+
+
+class WeightAverage:
+    """Exponential moving average of a network's floating-point state (parameters and
+    buffers); integer buffers are taken from the live network when the average is used."""
+
+    def __init__(self, net: nn.Module, decay: float, state: dict | None = None) -> None:
+        self.decay = decay
+        live = net.state_dict()
+        self.state = {
+            k: (state[k] if state and k in state else v).detach().clone()
+            for k, v in live.items()
+            if v.is_floating_point()
+        }
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        live = net.state_dict()
+        for k, average in self.state.items():
+            average.lerp_(live[k], 1.0 - self.decay)
+
+    def network_state(self, net: nn.Module) -> dict[str, torch.Tensor]:
+        """The live network's state with every floating-point tensor replaced by its average."""
+        return {**net.state_dict(), **self.state}
+
+
+def averaged_state(state: dict) -> dict[str, torch.Tensor]:
+    """The weights to ship from a run state: the average when the run kept one."""
+    return {**state["model"], **state.get("ema", {})}
+
+
 @torch.no_grad()
 def validate(net: ImageNetwork, images: list[np.ndarray]) -> str:
     net.eval()
     rows = []
-    for level in (0, 3, 6):
+    for level in (0, 2, 5, 8):  # 2, 5, 8: the lambdas of levels 0, 3, 6 before 2026-11-26
         bpps, psnrs = [], []
         for image in images:
             h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64
@@ -116,6 +163,7 @@ def main() -> None:
     parser.add_argument("--save-every", type=float, default=300.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--init", type=Path, help="shipped weights to start a new run from")
+    parser.add_argument("--ema-decay", type=float, default=0.999)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -149,14 +197,29 @@ def main() -> None:
     aux_optimizer = torch.optim.Adam(aux_params, lr=1e-3)
     step = 0
     if state:
+        added = add_low_levels(state["model"], len(LAMBDAS))
+        if "ema" in state:
+            add_low_levels(state["ema"], len(LAMBDAS))
         net.load_state_dict(state["model"])
         if "optimizer" in state:  # absent right after tools/iscs_image.py
             optimizer.load_state_dict(state["optimizer"])
             aux_optimizer.load_state_dict(state["aux_optimizer"])
+            if added:  # Adam moments of the old (L,M) gain tables no longer fit
+                for p in gain_params:
+                    optimizer.state.pop(p, None)
+        if added:
+            log(f"added {added} rate levels below the trained ones (LAMBDAS {LAMBDAS})")
         step = state["step"]
         optimizer.param_groups[0]["lr"] = args.lr
         optimizer.param_groups[1]["lr"] = 10 * args.lr
         log(f"resumed at step {step} (groups: {groups})")
+    average = WeightAverage(net, args.ema_decay, state.get("ema") if state else None)
+    averaged_net = ImageNetwork(NetworkConfig(n=config["n"], groups=groups)).to(args.device)
+
+    def validate_both() -> str:
+        averaged_net.load_state_dict(average.network_state(net))
+        return f"{validate(net, held_out)}; average {validate(averaged_net, held_out)}"
+
     log(f"start step {step}: {len(train)} train / {len(held_out)} held-out images; {args}")
 
     rng = random.Random(step)
@@ -169,6 +232,8 @@ def main() -> None:
             "model": net.state_dict(),
             "optimizer": optimizer.state_dict(),
             "aux_optimizer": aux_optimizer.state_dict(),
+            "ema": average.state,
+            "ema_decay": average.decay,
             "step": step,
             "config": config,
         }
@@ -189,6 +254,7 @@ def main() -> None:
         aux_optimizer.zero_grad()
         aux_loss.backward()
         aux_optimizer.step()
+        average.update(net)
         step += 1
         window.append((loss.item(), bpp.mean().item(), mse.mean().item()))
         if step % 50 == 0:
@@ -200,12 +266,12 @@ def main() -> None:
             )
             window, window_start = [], time.time()
         if step % 1000 == 0:
-            log(f"step {step} validation {validate(net, held_out)}")
+            log(f"step {step} validation {validate_both()}")
         if time.time() - last_save > args.save_every:
             save()
             last_save = time.time()
     save()
-    log(f"stop at step {step}; validation {validate(net, held_out)}")
+    log(f"stop at step {step}; validation {validate_both()}")
 
 
 if __name__ == "__main__":
