@@ -9,7 +9,13 @@ Public API (imported lazily so that ``import codec`` stays cheap)::
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# MKL (torch's CPU matrix products, behind the float synthesis transforms) reads this on its
+# first call: its AVX2 code path on every CPU that has one (AVX-512 machines round like AVX2
+# ones) and sums split the same way whatever the thread count ("strict" reproducibility).
+os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
 
 __version__ = "0.1.0"
 

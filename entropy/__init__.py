@@ -34,7 +34,7 @@ from entropy.families import (
     IndexedLaplace,
     IndexedRows,
 )
-from entropy.streams import StreamKind, SymbolDecoder, SymbolEncoder
+from entropy.streams import StreamKind, SymbolDecoder, SymbolEncoder, trace_symbols
 from entropy.tables import TableSet, quantize_counts, quantize_probabilities
 
 __all__ = [
@@ -50,4 +50,5 @@ __all__ = [
     "TableSet",
     "quantize_counts",
     "quantize_probabilities",
+    "trace_symbols",
 ]

@@ -13,7 +13,11 @@ probabilities (constriction's defaults for ``AnsCoder``/``RangeEncoder``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
+import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import constriction
@@ -72,6 +76,32 @@ class SymbolEncoder:
         return np.asarray(words, dtype="<u4").tobytes()
 
 
+_TRACE: contextvars.ContextVar[Any] = contextvars.ContextVar("symbol_trace", default=None)
+
+
+@contextlib.contextmanager
+def trace_symbols() -> Iterator[Any]:
+    """Hash every symbol the :class:`SymbolDecoder` s of this context return, in order.
+
+    Yields a ``hashlib.sha256`` object fed each decoded symbol as little-endian int64; its
+    digest identifies the whole entropy-decoded content of a file. That content comes from
+    integer arithmetic only (the decoder contract above), so the digest is the same on every
+    machine, whatever the float parts of a codec do with the symbols afterwards.
+    """
+    digest = hashlib.sha256()
+    token = _TRACE.set(digest)
+    try:
+        yield digest
+    finally:
+        _TRACE.reset(token)
+
+
+def _traced(symbols: np.ndarray) -> None:
+    trace = _TRACE.get()
+    if trace is not None:
+        trace.update(np.asarray(symbols, dtype="<i8").tobytes())
+
+
 def _guarded(call, *args):
     """``call(*args)``, a constriction failure (its panics raise a BaseException subclass)
     turned into :class:`BitstreamError`."""
@@ -108,12 +138,15 @@ class SymbolDecoder:
                 return np.zeros(0, dtype=np.int32)
         elif params and len(params[0]) == 0:
             return np.zeros(0, dtype=np.int32)
-        out = _guarded(self._coder.decode, model, *params)
-        return np.atleast_1d(np.asarray(out, dtype=np.int32))
+        out = np.atleast_1d(np.asarray(_guarded(self._coder.decode, model, *params), np.int32))
+        _traced(out)
+        return out
 
     def decode_one(self, model: Model) -> int:
         """One symbol with a fixed model (the lean path for symbol-by-symbol context loops)."""
-        return _guarded(self._coder.decode, model)
+        symbol = _guarded(self._coder.decode, model)
+        _traced(symbol)
+        return symbol
 
     def finish(self) -> None:
         """Raise :class:`BitstreamError` unless all compressed data was consumed."""

@@ -3,9 +3,12 @@
 must keep reading.
 
     python tools/make_golden.py [--no-image] [--no-audio] [--no-video] [--no-video-nerv]
+                                [--keep-bitstreams]
 
 ``--no-video-nerv`` keeps the nerv-mode video golden (its fit is not reproducible) and
-rewrites the hyper-mode one.
+rewrites the hyper-mode one. Lossy goldens (image, audio, video) record the sha256 of their
+entropy-decoded symbols and a reference decode (``*.ref.npy.xz``); ``--keep-bitstreams``
+records those again from the files as they are, without encoding anything.
 """
 
 from __future__ import annotations
@@ -18,19 +21,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import codec  # noqa: E402
+from models.image.codec import QUALITIES  # noqa: E402
 from tests.conformance.golden import (  # noqa: E402
     AUDIO_CASES,
     AUDIO_DIR,
     AUDIO_EXPECTED,
     AUDIO_FILES,
     AUDIO_INPUT,
+    AUDIO_LEGACY,
+    AUDIO_LEGACY_EXPECTED,
+    AUDIO_STRIDE,
     CHECKPOINT_DIR,
     CHECKPOINT_EXPECTED,
     CHECKPOINT_FILES,
     ENTROPY_FILES,
     IMAGE_DIR,
     IMAGE_EXPECTED,
-    IMAGE_QUALITIES,
     LOSSLESS_DIR,
     LOSSLESS_EXPECTED,
     LOSSLESS_FILES,
@@ -43,35 +49,50 @@ from tests.conformance.golden import (  # noqa: E402
     VIDEO_HYPER_OPTIONS,
     VIDEO_INPUT,
     VIDEO_OPTIONS,
+    VIDEO_STRIDE,
     checkpoint_inputs,
     checkpoint_tensor_hashes,
+    decode_traced,
     encode_entropy,
-    frames_hash,
+    frames,
     image_file,
     image_input,
     lossless_inputs,
-    pcm_hash,
+    pcm,
     pixel_hash,
     raw_input,
+    write_reference,
 )
+
+KEEP = "--keep-bitstreams" in sys.argv
+
+
+def record_lossy(path: Path, as_array, stride) -> dict:
+    """Decode the golden at ``path``; write its reference (``stride(output)``) next to it and
+    return what expected.json holds for it."""
+    header, array, symbols = decode_traced(path.read_bytes(), as_array)
+    write_reference(path, stride(array))
+    return {
+        "weights_id": header.weights_id,
+        "symbols_sha256": symbols,
+        "shape": list(array.shape),
+        "bytes": path.stat().st_size,
+    }
 
 
 def make_image_goldens() -> None:
-    """One file per quality of the shipped image weights + sha256 of the decoded pixels.
+    """One file per quality of the shipped image weights, each with its full reference decode.
 
     Rerun after every change of models/weights/image-v1.safetensors.
     """
     IMAGE_DIR.mkdir(exist_ok=True)
     expected = {}
-    for quality in IMAGE_QUALITIES:
-        blob = codec.encode(image_input(), kind="image", quality=quality)
-        image_file(quality).write_bytes(blob)
-        decoded = codec.decode(blob)
-        expected[str(quality)] = {
-            "weights_id": decoded.header.weights_id,
-            "decoded_sha256": hashlib.sha256(decoded.media.tobytes()).hexdigest(),
-            "bytes": len(blob),
-        }
+    for quality in QUALITIES:
+        if not KEEP:
+            image_file(quality).write_bytes(
+                codec.encode(image_input(), kind="image", quality=quality)
+            )
+        expected[str(quality)] = record_lossy(image_file(quality), lambda m: m, lambda a: a)
     IMAGE_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
     print(f"image goldens: {json.dumps(expected)}")
 
@@ -108,21 +129,22 @@ def make_lossless_goldens() -> None:
 
 
 def make_audio_goldens() -> None:
-    """samples/melody_22k.flac (stereo, 22.05 kHz) at each case of AUDIO_CASES.
+    """samples/melody_22k.flac (stereo, 22.05 kHz) at each case of AUDIO_CASES, and the
+    reference of the legacy file (never encoded again).
 
     Rerun after every change of models/weights/audio-v1.safetensors.
     """
     AUDIO_DIR.mkdir(exist_ok=True)
     expected = {}
     for name, (mode, bitrate) in AUDIO_CASES.items():
-        codec.encode_file(AUDIO_INPUT, AUDIO_FILES[name], mode=mode, bitrate=bitrate, force=True)
-        decoded = codec.decode(AUDIO_FILES[name].read_bytes())
-        expected[name] = {
-            "weights_id": decoded.header.weights_id,
-            "pcm_sha256": pcm_hash(decoded.media),
-            "bytes": AUDIO_FILES[name].stat().st_size,
-        }
+        if not KEEP:
+            codec.encode_file(
+                AUDIO_INPUT, AUDIO_FILES[name], mode=mode, bitrate=bitrate, force=True
+            )
+        expected[name] = record_lossy(AUDIO_FILES[name], pcm, lambda a: a[:, ::AUDIO_STRIDE])
     AUDIO_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
+    legacy = record_lossy(AUDIO_LEGACY, pcm, lambda a: a[:, ::AUDIO_STRIDE])
+    AUDIO_LEGACY_EXPECTED.write_text(json.dumps({"legacy_full_side_rvq6": legacy}, indent=2) + "\n")
     print(f"audio goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
 
@@ -135,14 +157,15 @@ def make_video_goldens(nerv: bool) -> None:
     if nerv:
         goldens.append((VIDEO_FILE, VIDEO_EXPECTED, VIDEO_OPTIONS))
     for path, expected_path, options in goldens:
-        codec.encode_file(VIDEO_INPUT, path, force=True, **options)
-        decoded = codec.decode(path.read_bytes())
-        expected = {"frames_sha256": frames_hash(decoded.media), "bytes": path.stat().st_size}
+        if not KEEP:
+            codec.encode_file(VIDEO_INPUT, path, force=True, **options)
+        expected = record_lossy(path, frames, lambda a: a[::VIDEO_STRIDE])
         expected_path.write_text(json.dumps(expected, indent=2) + "\n")
         print(f"video golden {path.name}: {expected}")
 
 
-if __name__ == "__main__":
+def make_lossless_format_goldens() -> None:
+    """Entropy streams, raw, checkpoint and lossless image files (integer paths only)."""
     for stream, path in ENTROPY_FILES.items():
         path.write_bytes(encode_entropy(stream))
         print(f"{path.name}: sha256 {hashlib.sha256(path.read_bytes()).hexdigest()}")
@@ -151,6 +174,11 @@ if __name__ == "__main__":
     print(f"raw input sha256 {hashlib.sha256(raw_input()).hexdigest()}")
     make_checkpoint_goldens()
     make_lossless_goldens()
+
+
+if __name__ == "__main__":
+    if not KEEP:
+        make_lossless_format_goldens()
     if "--no-image" not in sys.argv:
         make_image_goldens()
     if "--no-audio" not in sys.argv:
