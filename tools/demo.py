@@ -4,7 +4,7 @@
 
 1. the procedural clip samples/orbits_160x96.mp4 with the neural video codec, in the default
    hyper mode (quality 3) and in nerv mode (quality 1, 30 fitting epochs), decoded to .mkv;
-2. the CC0 photo samples/seeding_384x256.png with the learned image codec (quality 4);
+2. the CC0 photo samples/seeding_384x256.png with the learned image codec (quality 6, the default);
 3. the procedural samples/mandelbrot_320x240.pgm with the lossless raw kind;
 4. the procedural samples/melody_22k.flac with the neural audio codec (RVQ, 6 kbps).
 Outputs go to out/demo/ (ignored by git).
@@ -95,7 +95,7 @@ def main() -> None:
         OUT / "photo.ncdc",
         OUT / "photo.png",
     )
-    t_enc = run("encode", str(photo), str(photo_bin), "--quality", "4", "--force")
+    t_enc = run("encode", str(photo), str(photo_bin), "--quality", "6", "--force")
     t_dec = run("decode", str(photo_bin), str(photo_out), "--force")
     raw, raw_bin, raw_out = SAMPLES / "mandelbrot_320x240.pgm", OUT / "raw.ncdc", OUT / "raw.pgm"
     run("encode", str(raw), str(raw_bin), "--kind", "raw", "--force")

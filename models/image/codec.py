@@ -5,7 +5,7 @@ Chunks: 0 = hyper-latent z (factorized integer tables, index = channel), then on
 latent channel group k (``gaussian-v1`` with integer scale indexes, means subtracted in 1/16
 steps; anchors first, then the other checkerboard half). The group sizes come with the
 weights, which the header names (``weights_id``). Metadata: ``height``, ``width``,
-``channels`` (1 or 3), ``quality`` (1..7). Any size is coded: the image is padded to a
+``channels`` (1 or 3), ``quality`` (1..9). Any size is coded: the image is padded to a
 multiple of 64 by edge replication and cropped after decoding; grayscale is coded through
 the RGB model (three equal planes) and averaged back. Decoding the first k group chunks only
 gives a preview (:meth:`ImageCodec.decode_preview`): missing groups take their hyper means.
@@ -24,12 +24,12 @@ from codec.errors import BitstreamError, InputError, InvalidParameterError
 from codec.registry import Codec, DecodeOptions, Encoded, EncodeOptions
 from entropy import IndexedGaussian, SymbolDecoder, SymbolEncoder
 from models.image.context import checkerboard, group_bounds
-from models.image.network import MEAN_STEPS
+from models.image.network import LAMBDAS, MEAN_STEPS
 from models.shipped import check_weights
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "image-v1.safetensors"
-QUALITIES = range(1, 8)
-DEFAULT_QUALITY = 4
+QUALITIES = range(1, len(LAMBDAS) + 1)  # quality q codes at rate level q - 1
+DEFAULT_QUALITY = 6  # lambda 0.013
 PAD = 64
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26
@@ -57,7 +57,7 @@ def _padded(size: int) -> int:
 
 
 class ImageCodec(Codec):
-    """Learned lossy image codec; ``--quality`` 1 (smallest) .. 7 (best), default 4;
+    """Learned lossy image codec; ``--quality`` 1 (smallest) .. 9 (best), default 6;
     ``--refine N``: N steps of encoder-side latent refinement (models.image.refine)."""
 
     kind = "image"
@@ -76,7 +76,7 @@ class ImageCodec(Codec):
         options.require_only("image codec (it takes --quality, --refine)", "quality", "refine")
         quality = DEFAULT_QUALITY if options.quality is None else options.quality
         if quality not in QUALITIES:
-            raise InvalidParameterError(f"--quality must be 1..7, got {quality}")
+            raise InvalidParameterError(f"--quality must be 1..{QUALITIES[-1]}, got {quality}")
         refine = options.refine_steps()
         image = np.asarray(media)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):

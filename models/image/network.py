@@ -25,7 +25,7 @@ from torch import nn
 from models.image.compressai_parts import compressai_module
 
 #: Rate-distortion trade-offs of the rate levels (loss = rate_bpp + lambda * 255^2 * MSE).
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
+LAMBDAS = (0.00048, 0.00093, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 160
 SCALE_STEP = math.log(SCALE_MAX / SCALE_MIN) / (SCALE_LEVELS - 1)
 LIKELIHOOD_BOUND = 1e-9

@@ -10,12 +10,13 @@ from PIL import Image
 import codec
 from codec.container import ContainerReader, container_bytes
 from codec.errors import BitstreamError, InputError
+from models.image.codec import DEFAULT_QUALITY, QUALITIES
 from tests.conftest import ROOT
 
 PHOTO = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))
 
 
-def roundtrip(image: np.ndarray, quality: int = 4) -> tuple[bytes, np.ndarray]:
+def roundtrip(image: np.ndarray, quality: int = DEFAULT_QUALITY) -> tuple[bytes, np.ndarray]:
     blob = codec.encode(image, kind="image", quality=quality)
     return blob, codec.decode(blob).media
 
@@ -26,8 +27,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_photo_roundtrip_and_rate_grows_with_quality():
-    low, decoded_low = roundtrip(PHOTO, 1)
-    high, decoded_high = roundtrip(PHOTO, 7)
+    low, decoded_low = roundtrip(PHOTO, QUALITIES[0])
+    high, decoded_high = roundtrip(PHOTO, QUALITIES[-1])
     assert decoded_low.shape == PHOTO.shape and decoded_low.dtype == np.uint8
     assert len(low) < len(high)
     assert psnr(PHOTO, decoded_low) < psnr(PHOTO, decoded_high)
