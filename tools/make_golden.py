@@ -30,13 +30,14 @@ from tests.conformance.golden import (  # noqa: E402
     AUDIO_INPUT,
     AUDIO_LEGACY,
     AUDIO_LEGACY_EXPECTED,
-    AUDIO_STRIDE,
+    AUDIO_OUTPUT,
     CHECKPOINT_DIR,
     CHECKPOINT_EXPECTED,
     CHECKPOINT_FILES,
     ENTROPY_FILES,
     IMAGE_DIR,
     IMAGE_EXPECTED,
+    IMAGE_OUTPUT,
     LOSSLESS_DIR,
     LOSSLESS_EXPECTED,
     LOSSLESS_FILES,
@@ -49,16 +50,15 @@ from tests.conformance.golden import (  # noqa: E402
     VIDEO_HYPER_OPTIONS,
     VIDEO_INPUT,
     VIDEO_OPTIONS,
-    VIDEO_STRIDE,
+    VIDEO_OUTPUT,
+    LossyOutput,
     checkpoint_inputs,
     checkpoint_tensor_hashes,
     decode_traced,
     encode_entropy,
-    frames,
     image_file,
     image_input,
     lossless_inputs,
-    pcm,
     pixel_hash,
     raw_input,
     write_reference,
@@ -67,11 +67,11 @@ from tests.conformance.golden import (  # noqa: E402
 KEEP = "--keep-bitstreams" in sys.argv
 
 
-def record_lossy(path: Path, as_array, stride) -> dict:
-    """Decode the golden at ``path``; write its reference (``stride(output)``) next to it and
-    return what expected.json holds for it."""
-    header, array, symbols = decode_traced(path.read_bytes(), as_array)
-    write_reference(path, stride(array))
+def record_lossy(path: Path, output: LossyOutput) -> dict:
+    """Decode the golden at ``path``; write its reference next to it and return what
+    expected.json holds for it."""
+    header, array, symbols = decode_traced(path.read_bytes(), output)
+    write_reference(path, output, array)
     return {
         "weights_id": header.weights_id,
         "symbols_sha256": symbols,
@@ -92,7 +92,7 @@ def make_image_goldens() -> None:
             image_file(quality).write_bytes(
                 codec.encode(image_input(), kind="image", quality=quality)
             )
-        expected[str(quality)] = record_lossy(image_file(quality), lambda m: m, lambda a: a)
+        expected[str(quality)] = record_lossy(image_file(quality), IMAGE_OUTPUT)
     IMAGE_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
     print(f"image goldens: {json.dumps(expected)}")
 
@@ -141,9 +141,9 @@ def make_audio_goldens() -> None:
             codec.encode_file(
                 AUDIO_INPUT, AUDIO_FILES[name], mode=mode, bitrate=bitrate, force=True
             )
-        expected[name] = record_lossy(AUDIO_FILES[name], pcm, lambda a: a[:, ::AUDIO_STRIDE])
+        expected[name] = record_lossy(AUDIO_FILES[name], AUDIO_OUTPUT)
     AUDIO_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
-    legacy = record_lossy(AUDIO_LEGACY, pcm, lambda a: a[:, ::AUDIO_STRIDE])
+    legacy = record_lossy(AUDIO_LEGACY, AUDIO_OUTPUT)
     AUDIO_LEGACY_EXPECTED.write_text(json.dumps({"legacy_full_side_rvq6": legacy}, indent=2) + "\n")
     print(f"audio goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
@@ -159,7 +159,7 @@ def make_video_goldens(nerv: bool) -> None:
     for path, expected_path, options in goldens:
         if not KEEP:
             codec.encode_file(VIDEO_INPUT, path, force=True, **options)
-        expected = record_lossy(path, frames, lambda a: a[::VIDEO_STRIDE])
+        expected = record_lossy(path, VIDEO_OUTPUT)
         expected_path.write_text(json.dumps(expected, indent=2) + "\n")
         print(f"video golden {path.name}: {expected}")
 

@@ -9,7 +9,9 @@ import contextlib
 import hashlib
 import lzma
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -237,22 +239,52 @@ MAX_FRACTION_OFF = 0.01  # largest share of output values that may differ from t
 AUDIO_STRIDE, VIDEO_STRIDE = 8, 12
 
 
+@dataclass(frozen=True)
+class LossyOutput:
+    """How a lossy kind's decoded media becomes the compared integer array, and the part of
+    that array its stored reference keeps."""
+
+    as_array: Callable[[Any], np.ndarray]
+    reference_view: Callable[[np.ndarray], np.ndarray]
+
+
+IMAGE_OUTPUT = LossyOutput(lambda media: media, lambda pixels: pixels)
+AUDIO_OUTPUT = LossyOutput(pcm, lambda samples: samples[:, ::AUDIO_STRIDE])
+VIDEO_OUTPUT = LossyOutput(frames, lambda video: video[::VIDEO_STRIDE])
+
+
+def lossy_goldens() -> dict[str, tuple[Path, LossyOutput]]:
+    """Every lossy golden file by name, with how its output is compared."""
+    from models.image.codec import QUALITIES
+
+    goldens = {f"image q{q}": (image_file(q), IMAGE_OUTPUT) for q in QUALITIES}
+    goldens.update((f"audio {n}", (p, AUDIO_OUTPUT)) for n, p in AUDIO_FILES.items())
+    goldens["audio legacy"] = (AUDIO_LEGACY, AUDIO_OUTPUT)
+    goldens["video nerv"] = (VIDEO_FILE, VIDEO_OUTPUT)
+    goldens["video hyper"] = (VIDEO_HYPER_FILE, VIDEO_OUTPUT)
+    return goldens
+
+
 def reference_file(golden: Path) -> Path:
     """Where the reference decode of a lossy golden lies: next to it, ``.ref.npy.xz``."""
     return golden.with_name(golden.stem + ".ref.npy.xz")
 
 
-def write_reference(golden: Path, array: np.ndarray) -> None:
+def write_reference(golden: Path, output: LossyOutput, array: np.ndarray) -> None:
     with lzma.open(reference_file(golden), "wb", preset=9) as f:
-        np.save(f, array, allow_pickle=False)
+        np.save(f, output.reference_view(array), allow_pickle=False)
 
 
-def read_reference(golden: Path) -> np.ndarray:
+def reference_offsets(golden: Path, output: LossyOutput, array: np.ndarray) -> np.ndarray:
+    """|decoded - reference| in output steps over the part of ``array`` the reference keeps."""
     with lzma.open(reference_file(golden), "rb") as f:
-        return np.load(f, allow_pickle=False)
+        reference = np.load(f, allow_pickle=False)
+    view = output.reference_view(array)
+    assert view.shape == reference.shape, f"shape {view.shape} != reference {reference.shape}"
+    return np.abs(view.astype(np.int64) - reference.astype(np.int64))
 
 
-def decode_traced(blob: bytes, as_array: Callable[[object], np.ndarray]):
+def decode_traced(blob: bytes, output: LossyOutput):
     """Decode ``blob`` with 1 and then 2 torch threads, checking that both give the same
     symbols and byte-identical output. Returns (header, output array, symbols sha256)."""
     import codec
@@ -262,7 +294,7 @@ def decode_traced(blob: bytes, as_array: Callable[[object], np.ndarray]):
     for n in (1, 2):
         with torch_threads(n), trace_symbols() as symbols:
             decoded = codec.decode(blob)
-            runs.append((decoded.header, as_array(decoded.media), symbols.hexdigest()))
+            runs.append((decoded.header, output.as_array(decoded.media), symbols.hexdigest()))
     (header, array, digest), (_, array2, digest2) = runs
     assert digest == digest2, "entropy-decoded symbols differ between 1 and 2 threads"
     assert array.shape == array2.shape and array.tobytes() == array2.tobytes(), (
@@ -271,10 +303,9 @@ def decode_traced(blob: bytes, as_array: Callable[[object], np.ndarray]):
     return header, array, digest
 
 
-def assert_near_reference(array: np.ndarray, reference: np.ndarray) -> None:
-    """``array`` (already strided like the reference) within MAX_STEPS_OFF of it, and
-    different in at most MAX_FRACTION_OFF of its values."""
-    assert array.shape == reference.shape, f"shape {array.shape} != {reference.shape}"
-    off = np.abs(array.astype(np.int64) - reference.astype(np.int64))
+def assert_near_reference(golden: Path, output: LossyOutput, array: np.ndarray) -> None:
+    """Decoded ``array`` within MAX_STEPS_OFF of the golden's reference, and different in at
+    most MAX_FRACTION_OFF of the values compared."""
+    off = reference_offsets(golden, output, array)
     assert off.max(initial=0) <= MAX_STEPS_OFF, f"decoded output off by up to {off.max()} steps"
     assert np.mean(off > 0) <= MAX_FRACTION_OFF, f"{np.mean(off > 0):.2%} of the output differs"

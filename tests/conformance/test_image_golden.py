@@ -10,10 +10,10 @@ import pytest
 from models.image.codec import QUALITIES
 from tests.conformance.golden import (
     IMAGE_EXPECTED,
+    IMAGE_OUTPUT,
     assert_near_reference,
     decode_traced,
     image_file,
-    read_reference,
 )
 
 EXPECTED = json.loads(IMAGE_EXPECTED.read_text())
@@ -23,7 +23,7 @@ EXPECTED = json.loads(IMAGE_EXPECTED.read_text())
 def test_image_golden_decodes_to_its_symbols_and_reference_pixels(quality):
     path = image_file(quality)
     expected = EXPECTED[str(quality)]
-    header, pixels, symbols = decode_traced(path.read_bytes(), lambda media: media)
+    header, pixels, symbols = decode_traced(path.read_bytes(), IMAGE_OUTPUT)
     assert header.weights_id == expected["weights_id"]
     assert symbols == expected["symbols_sha256"]
-    assert_near_reference(pixels, read_reference(path))
+    assert_near_reference(path, IMAGE_OUTPUT, pixels)
