@@ -114,6 +114,9 @@ class ImageNetwork(nn.Module):
         spread = gain_spread(config.levels)[:, None]
         self.gain = nn.Parameter(spread * torch.ones(config.levels, m))
         self.inverse_gain = nn.Parameter(torch.ones(config.levels, m) / spread)
+        #: Run g_a and g_s in bfloat16 autocast in ``forward`` (training speed: CPU matrix
+        #: units run bf16 convolutions ~2x faster); entropy parameters stay float32.
+        self.bf16_transforms = False
         self.context = None
         if config.groups is not None:
             from models.image.context import GroupedContext
@@ -147,6 +150,11 @@ class ImageNetwork(nn.Module):
             return rounding(y - means) + means, means, scale_index
         return self.context(y, hyper, lambda v, mu: rounding(v - mu) + mu)
 
+    def _transform(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """module(x) as float32, computed in bfloat16 autocast when ``bf16_transforms``."""
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16_transforms):
+            return module(x).float()
+
     def forward(self, x: torch.Tensor, rate: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training pass: reconstruction and likelihoods of y (noisy) and z (noisy).
 
@@ -154,7 +162,7 @@ class ImageNetwork(nn.Module):
         1/MEAN_STEPS steps and the grouped context refines them (see models.image.context).
         """
         gain, inverse_gain = self.gains(rate)
-        y = self.g_a(x) * gain
+        y = self._transform(self.g_a, x) * gain
         z = self.h_a(y)
         _, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(round_ste(z))
@@ -162,5 +170,5 @@ class ImageNetwork(nn.Module):
         scales = scale_from_index(scale_index)
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         y_likelihoods = gaussian_likelihood(y_noisy, means, scales)
-        x_hat = self.g_s(y_hat * inverse_gain)
+        x_hat = self._transform(self.g_s, y_hat * inverse_gain)
         return {"x_hat": x_hat, "y": y_likelihoods, "z": z_likelihoods}
