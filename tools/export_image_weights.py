@@ -37,7 +37,13 @@ from models.image.network import (  # noqa: E402
     scale_from_index,
 )
 from models.shipped import record_in_manifest  # noqa: E402
-from tools.train_image import averaged_state, load_images, random_batch  # noqa: E402
+from tools.train_image import (  # noqa: E402
+    FIRST_SEGMENT,
+    averaged_state,
+    describe_segments,
+    load_images,
+    random_batch,
+)
 
 Z_TAIL_RADIUS = 128
 
@@ -166,9 +172,17 @@ def main() -> None:
         "data": "shared/data/image/train + Debian wallpaper photos (tools/fetch_image_data.py)",
         "steps": state["step"],
         "lambdas": list(LAMBDAS),
-        "recipe": "tools/train_image.py (batch 8, 128x128 crops, Adam 1e-4)"
+        "recipe": "tools/train_image.py (Adam 1e-4; "
+        + describe_segments(state.get("segments") or [FIRST_SEGMENT])
+        + ")"
         + (f", weight average (EMA {state['ema_decay']})" if "ema_decay" in state else "")
-        + (", then tools/iscs_image.py + grouped context" if config.groups else ""),
+        + (", then tools/iscs_image.py + grouped context" if config.groups else "")
+        + (
+            ", entropy model polished for {steps} steps on {crop}x{crop} crops "
+            "(tools/polish_image_entropy.py)".format(**state["polished"])
+            if "polished" in state
+            else ""
+        ),
         "network": {"n": config.n, "m": config.m, "z": config.z, "groups": list(groups)},
     }
     exported = record_in_manifest(args.out, "image", training)
