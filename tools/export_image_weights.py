@@ -32,14 +32,13 @@ from models.image.network import (  # noqa: E402
     MEAN_STEPS,
     SCALE_LEVELS,
     ImageNetwork,
-    NetworkConfig,
     gaussian_likelihood,
     scale_from_index,
 )
 from models.shipped import record_in_manifest  # noqa: E402
 from tools.train_image import (  # noqa: E402
     FIRST_SEGMENT,
-    averaged_state,
+    averaged_network,
     describe_segments,
     load_images,
     random_batch,
@@ -112,10 +111,8 @@ def main() -> None:
     args = parser.parse_args()
 
     state = torch.load(args.run / "latest.pt", map_location="cpu", weights_only=True)
-    groups = state["config"].get("groups")
-    config = NetworkConfig(n=state["config"]["n"], groups=tuple(groups) if groups else None)
-    net = ImageNetwork(config)
-    net.load_state_dict(averaged_state(state))
+    net = averaged_network(state)
+    config = net.config
     net.eval()
     m = config.m
     calibration = calibration_inputs(net, args.data)

@@ -9,7 +9,7 @@ the result at its next save), before tools/export_image_weights.py.
 Why: on 128x128 crops the latent grid is 8x8 and the hyper-latent grid 2x2, so almost every
 position the hyper-synthesis and context networks see lies at a border; an entropy model
 trained there predicts the interior of a whole photo badly. Fine-tuned on larger crops with
-the transforms fixed, the same model codes held-out photos at 8-23 % fewer bits (measured
+the transforms fixed, the same model codes held-out photos at 8.5-27 % fewer bits (measured
 2026-11-27, 600 steps, see docs/image.md); more steps on 128x128 crops do not help.
 
 What it trains: h_a, h_s, the hyper-latent prior and the context networks, on the rate of
@@ -38,14 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models.image.network import (  # noqa: E402
     LAMBDAS,
     ImageNetwork,
-    NetworkConfig,
     gaussian_likelihood,
     round_ste,
     scale_from_index,
 )
 from tools.run_state import save_run_state  # noqa: E402
 from tools.train_image import (  # noqa: E402
-    averaged_state,
+    averaged_network,
     describe_rd,
     held_out_rd,
     load_images,
@@ -59,8 +58,8 @@ def rate_loss(net: ImageNetwork, x: torch.Tensor, levels: torch.Tensor, bf16: bo
     """Bits per pixel of y (noisy) and z (noisy) of batch x (B,3,H,W), transforms frozen."""
     with torch.no_grad():
         gain, _ = net.gains(levels)
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=bf16):
-            y = net.g_a(x).float() * gain
+        net.bf16_transforms = bf16
+        y = net.run_transform(net.g_a, x) * gain
     z = net.h_a(y)
     _, z_likelihoods = net.entropy_bottleneck(z)
     _, means, index = net.quantize_latent(y, net.h_s(round_ste(z)))
@@ -130,11 +129,7 @@ def main() -> None:
     if not checkpoint.exists():
         raise SystemExit(f"no run state {checkpoint}: train first (tools/train_image.py)")
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    groups = state["config"].get("groups")
-    net = ImageNetwork(
-        NetworkConfig(n=state["config"]["n"], groups=tuple(groups) if groups else None)
-    )
-    net.load_state_dict(averaged_state(state))
+    net = averaged_network(state)
     images = load_images(args.data)
     train, held_out = images[: -args.holdout], images[-args.holdout :]
 

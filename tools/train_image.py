@@ -138,6 +138,16 @@ def averaged_state(state: dict) -> dict[str, torch.Tensor]:
     return {**state["model"], **state.get("ema", {})}
 
 
+def averaged_network(state: dict) -> ImageNetwork:
+    """A float network built from a run state's config, holding its shipped weights."""
+    groups = state["config"].get("groups")
+    net = ImageNetwork(
+        NetworkConfig(n=state["config"]["n"], groups=tuple(groups) if groups else None)
+    )
+    net.load_state_dict(averaged_state(state))
+    return net
+
+
 #: Settings of runs that predate the recorded segments (the defaults until 2026-11-27).
 FIRST_SEGMENT = {"from": 0, "crop": 128, "batch": 8, "bf16": False}
 
@@ -222,7 +232,7 @@ def main() -> None:
     parser.add_argument(
         "--bf16",
         action="store_true",
-        help="g_a/g_s in bfloat16 autocast (1.75x faster per step on CPUs with AMX-BF16)",
+        help="g_a/g_s in bfloat16 autocast (faster with AMX-BF16, see bench_image_training)",
     )
     args = parser.parse_args()
 

@@ -150,7 +150,7 @@ class ImageNetwork(nn.Module):
             return rounding(y - means) + means, means, scale_index
         return self.context(y, hyper, lambda v, mu: rounding(v - mu) + mu)
 
-    def _transform(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def run_transform(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """module(x) as float32, computed in bfloat16 autocast when ``bf16_transforms``."""
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16_transforms):
             return module(x).float()
@@ -162,7 +162,7 @@ class ImageNetwork(nn.Module):
         1/MEAN_STEPS steps and the grouped context refines them (see models.image.context).
         """
         gain, inverse_gain = self.gains(rate)
-        y = self._transform(self.g_a, x) * gain
+        y = self.run_transform(self.g_a, x) * gain
         z = self.h_a(y)
         _, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(round_ste(z))
@@ -170,5 +170,5 @@ class ImageNetwork(nn.Module):
         scales = scale_from_index(scale_index)
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         y_likelihoods = gaussian_likelihood(y_noisy, means, scales)
-        x_hat = self._transform(self.g_s, y_hat * inverse_gain)
+        x_hat = self.run_transform(self.g_s, y_hat * inverse_gain)
         return {"x_hat": x_hat, "y": y_likelihoods, "z": z_likelihoods}
