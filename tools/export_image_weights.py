@@ -32,8 +32,6 @@ from models.image.network import (  # noqa: E402
     MEAN_STEPS,
     SCALE_LEVELS,
     ImageNetwork,
-    gaussian_likelihood,
-    scale_from_index,
 )
 from models.shipped import record_in_manifest  # noqa: E402
 from tools.train_image import (  # noqa: E402
@@ -169,7 +167,7 @@ def main() -> None:
         "data": "shared/data/image/train + Debian wallpaper photos (tools/fetch_image_data.py)",
         "steps": state["step"],
         "lambdas": list(LAMBDAS),
-        "recipe": "tools/train_image.py (Adam 1e-4; "
+        "recipe": "tools/train_image.py ("
         + describe_segments(state.get("segments") or [FIRST_SEGMENT])
         + ")"
         + (f", weight average (EMA {state['ema_decay']})" if "ema_decay" in state else "")
@@ -188,17 +186,6 @@ def main() -> None:
 
 
 @torch.no_grad()
-def float_latent_bits(net: ImageNetwork, image: np.ndarray, level: int) -> float:
-    """-log2 likelihood of the rounded latents under the float network (no noise)."""
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
-    gain, _ = net.gains(torch.tensor([float(level)]))
-    y = net.g_a(x) * gain
-    hyper = net.h_s(torch.round(net.h_a(y)))
-    y_hat, means, scale_index = net.quantize_latent(y, hyper, torch.round)
-    likelihood = gaussian_likelihood(y_hat, means, scale_from_index(scale_index))
-    return float(-torch.log2(likelihood).sum())
-
-
 @torch.no_grad()
 def integer_path_cost(net: ImageNetwork, weights: Path, images: list[np.ndarray]) -> None:
     """Latent bits of real files (integer entropy parameters) vs the float network's own
@@ -214,7 +201,8 @@ def integer_path_cost(net: ImageNetwork, weights: Path, images: list[np.ndarray]
             crop = np.ascontiguousarray(image[:h, :w])
             encoded = codec.encode(crop, EncodeOptions(quality=quality))
             file_bits += 8 * sum(len(chunk) for chunk in encoded.chunks[1:])
-            float_bits += float_latent_bits(net, crop, quality - 1)
+            x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+            float_bits += float(net.code_rounded(x, torch.tensor([quality - 1.0]))[1])
         print(f"quality {quality}: integer-path file bits / float estimate = "
               f"{file_bits / float_bits:.4f}")  # fmt: skip
 

@@ -54,11 +54,11 @@ from tools.train_image import (  # noqa: E402
 ENTROPY_PARTS = ("h_a", "h_s", "entropy_bottleneck", "context")
 
 
-def rate_loss(net: ImageNetwork, x: torch.Tensor, levels: torch.Tensor, bf16: bool) -> torch.Tensor:
-    """Bits per pixel of y (noisy) and z (noisy) of batch x (B,3,H,W), transforms frozen."""
+def rate_loss(net: ImageNetwork, x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Bits per pixel of y (noisy) and z (noisy) of batch x (B,3,H,W), transforms frozen
+    (g_a in bf16 autocast when ``net.bf16_transforms``)."""
     with torch.no_grad():
         gain, _ = net.gains(levels)
-        net.bf16_transforms = bf16
         y = net.run_transform(net.g_a, x) * gain
     z = net.h_a(y)
     _, z_likelihoods = net.entropy_bottleneck(z)
@@ -82,6 +82,7 @@ def polish(
     own optimizer, as in training); g_a, g_s and the gains keep their values.
     ``next_batch()`` gives a (B,3,H,W) batch in [0,1]; each sample draws a rate level."""
     net.train()
+    bf16_before, net.bf16_transforms = net.bf16_transforms, bf16
     for name, p in net.named_parameters():
         p.requires_grad_(name.split(".")[0] in ENTROPY_PARTS)
     named = {n: p for n, p in net.named_parameters() if p.requires_grad}
@@ -95,7 +96,7 @@ def polish(
     for step in range(1, steps + 1):
         x = next_batch()
         levels = torch.randint(0, len(LAMBDAS), (x.shape[0],)).float()
-        loss = rate_loss(net, x, levels, bf16)
+        loss = rate_loss(net, x, levels)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -109,6 +110,7 @@ def polish(
             log(f"polish step {step}/{steps} rate {loss.item():.4f} bpp "
                 f"{step / (time.time() - start):.2f} it/s")  # fmt: skip
     net.requires_grad_(True)
+    net.bf16_transforms = bf16_before
 
 
 def main() -> None:

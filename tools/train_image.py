@@ -38,8 +38,6 @@ from models.image.network import (  # noqa: E402
     LAMBDAS,
     ImageNetwork,
     NetworkConfig,
-    gaussian_likelihood,
-    scale_from_index,
 )
 from tools.run_state import save_run_state, stop_on_sigterm  # noqa: E402
 
@@ -148,31 +146,41 @@ def averaged_network(state: dict) -> ImageNetwork:
     return net
 
 
-#: Settings of runs that predate the recorded segments (the defaults until 2026-11-27).
-FIRST_SEGMENT = {"from": 0, "crop": 128, "batch": 8, "bf16": False}
+#: Settings of runs that predate the recorded segments (the defaults until 2026-11-27); a
+#: segment recorded before learning rates were recorded ran at this one's ``lr``.
+FIRST_SEGMENT = {"from": 0, "crop": 128, "batch": 8, "bf16": False, "lr": 1e-4}
+SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr")
 
 
 def recipe_segments(segments: list[dict] | None, step: int, args: argparse.Namespace) -> list[dict]:
-    """The run's history of batch settings, one dict per stretch of steps (``from`` step,
-    ``crop``, ``batch``, ``bf16``), extended when this session's settings differ from the
-    last stretch; the exporter writes it into the weights manifest."""
-    segments = list(segments) if segments else [FIRST_SEGMENT] if step else []
-    now = {"from": step, "crop": args.crop, "batch": args.batch, "bf16": args.bf16}
-    last = segments[-1] if segments else None
-    if last is None or any(last[k] != now[k] for k in ("crop", "batch", "bf16")):
+    """The run's history of training settings, one dict per stretch of steps (``from`` step,
+    ``crop``, ``batch``, ``bf16``, Adam ``lr``), extended when this session's settings differ
+    from the last stretch; the exporter writes it into the weights manifest."""
+    segments = [{**FIRST_SEGMENT, **s} for s in segments] if segments else []
+    if step and not segments:
+        segments = [FIRST_SEGMENT]
+    now = {"from": step, "crop": args.crop, "batch": args.batch, "bf16": args.bf16, "lr": args.lr}
+    if not segments or any(segments[-1][k] != now[k] for k in SEGMENT_SETTINGS):
         segments.append(now)
     return segments
 
 
 def describe_segments(segments: list[dict]) -> str:
-    """'batch 8 of 128x128 crops from step 0; batch 4 of 256x256 crops, bf16 transforms
-    from step 42110' for the manifest."""
+    """'Adam lr 1e-4, batch 8 of 128x128 crops from step 0; Adam lr 1e-4, batch 4 of 256x256
+    crops, bf16 transforms from step 42110' for the manifest."""
     return "; ".join(
+        f"Adam lr {learning_rate_text(s.get('lr', FIRST_SEGMENT['lr']))}, "
         f"batch {s['batch']} of {s['crop']}x{s['crop']} crops"
         + (", bf16 transforms" if s["bf16"] else "")
         + f" from step {s['from']}"
         for s in segments
     )
+
+
+def learning_rate_text(lr: float) -> str:
+    """3e-05 -> '3e-5'; 0.00025 -> '2.5e-4'."""
+    mantissa, exponent = f"{lr:.2e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 REPORT_LEVELS = (0, 2, 5, 8)  # 2, 5, 8: the lambdas of levels 0, 3, 6 before 2026-11-26
@@ -191,16 +199,13 @@ def held_out_rd(net: ImageNetwork, images: list[np.ndarray]) -> list[tuple[float
     for level in REPORT_LEVELS:
         bits = pixels = 0.0
         psnrs = []
-        gain, inverse_gain = net.gains(torch.tensor([float(level)]))
+        rate = torch.tensor([float(level)])
+        _, inverse_gain = net.gains(rate)
         for image in images:
             h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64
             x = torch.from_numpy(image[:h, :w].copy()).permute(2, 0, 1)[None].float() / 255
-            y = net.g_a(x) * gain
-            z = net.h_a(y)
-            _, z_likelihoods = net.entropy_bottleneck(z, training=False)
-            y_hat, means, index = net.quantize_latent(y, net.h_s(torch.round(z)), torch.round)
-            y_likelihoods = gaussian_likelihood(y_hat, means, scale_from_index(index))
-            bits += float(-torch.log2(y_likelihoods).sum() - torch.log2(z_likelihoods).sum())
+            y_hat, y_bits, z_bits = net.code_rounded(x, rate)
+            bits += float(y_bits + z_bits)
             pixels += h * w
             x_hat = torch.round(net.g_s(y_hat * inverse_gain).clamp(0, 1) * 255) / 255
             psnrs.append(-10 * math.log10(max((x_hat - x).pow(2).mean().item(), 1e-10)))

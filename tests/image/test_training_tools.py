@@ -59,7 +59,7 @@ def test_polish_lowers_the_rate_and_keeps_the_transforms():
         torch.manual_seed(1)
         net.train()
         with torch.no_grad():
-            return rate_loss(net, batch, levels, bf16=False).item()
+            return rate_loss(net, batch, levels).item()
 
     before = rate()
     torch.manual_seed(0)
