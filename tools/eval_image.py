@@ -54,7 +54,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     from pytorch_msssim import ms_ssim as msssim
 
-    ta, tb = (torch.from_numpy(v).permute(2, 0, 1)[None].float() for v in (a, b))
+    ta, tb = (torch.from_numpy(np.array(v)).permute(2, 0, 1)[None].float() for v in (a, b))
     return float(msssim(ta, tb, data_range=255))
 
 
