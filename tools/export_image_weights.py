@@ -35,11 +35,11 @@ from models.image.network import (  # noqa: E402
 )
 from models.shipped import record_in_manifest  # noqa: E402
 from tools.train_image import (  # noqa: E402
-    FIRST_SEGMENT,
     averaged_network,
     describe_segments,
     load_images,
     random_batch,
+    recorded_segments,
 )
 
 Z_TAIL_RADIUS = 128
@@ -168,7 +168,7 @@ def main() -> None:
         "steps": state["step"],
         "lambdas": list(LAMBDAS),
         "recipe": "tools/train_image.py ("
-        + describe_segments(state.get("segments") or [FIRST_SEGMENT])
+        + describe_segments(recorded_segments(state.get("segments"), state["step"]))
         + ")"
         + (f", weight average (EMA {state['ema_decay']})" if "ema_decay" in state else "")
         + (", then tools/iscs_image.py + grouped context" if config.groups else "")

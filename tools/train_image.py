@@ -152,13 +152,19 @@ FIRST_SEGMENT = {"from": 0, "crop": 128, "batch": 8, "bf16": False, "lr": 1e-4}
 SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr")
 
 
+def recorded_segments(segments: list[dict] | None, step: int) -> list[dict]:
+    """A run state's segments with every setting filled in (FIRST_SEGMENT's for the settings
+    recorded later; FIRST_SEGMENT alone for a run at step > 0 that recorded none)."""
+    if not segments:
+        return [FIRST_SEGMENT] if step else []
+    return [{**FIRST_SEGMENT, **s} for s in segments]
+
+
 def recipe_segments(segments: list[dict] | None, step: int, args: argparse.Namespace) -> list[dict]:
     """The run's history of training settings, one dict per stretch of steps (``from`` step,
     ``crop``, ``batch``, ``bf16``, Adam ``lr``), extended when this session's settings differ
     from the last stretch; the exporter writes it into the weights manifest."""
-    segments = [{**FIRST_SEGMENT, **s} for s in segments] if segments else []
-    if step and not segments:
-        segments = [FIRST_SEGMENT]
+    segments = recorded_segments(segments, step)
     now = {"from": step, "crop": args.crop, "batch": args.batch, "bf16": args.bf16, "lr": args.lr}
     if not segments or any(segments[-1][k] != now[k] for k in SEGMENT_SETTINGS):
         segments.append(now)
@@ -169,7 +175,7 @@ def describe_segments(segments: list[dict]) -> str:
     """'Adam lr 1e-4, batch 8 of 128x128 crops from step 0; Adam lr 1e-4, batch 4 of 256x256
     crops, bf16 transforms from step 42110' for the manifest."""
     return "; ".join(
-        f"Adam lr {learning_rate_text(s.get('lr', FIRST_SEGMENT['lr']))}, "
+        f"Adam lr {learning_rate_text(s['lr'])}, "
         f"batch {s['batch']} of {s['crop']}x{s['crop']} crops"
         + (", bf16 transforms" if s["bf16"] else "")
         + f" from step {s['from']}"

@@ -155,21 +155,27 @@ class ImageNetwork(nn.Module):
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16_transforms):
             return module(x).float()
 
+    def rounded_latents(
+        self, y: torch.Tensor, rounding=torch.round
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gained latent y (B,M,h,w) as coded: (y_hat (B,M,h,w), bits of y, bits of z). y_hat
+        is y rounded around its means; the bits are the -log2 likelihood of the rounded
+        latents under this float network (the integer path's files stay within a few % of it,
+        see tools/export_image_weights.py). ``rounding``: torch.round, or round_ste where
+        gradients must pass (same values)."""
+        z = self.h_a(y)
+        _, z_likelihoods = self.entropy_bottleneck(z, training=False)
+        y_hat, means, index = self.quantize_latent(y, self.h_s(rounding(z)), rounding)
+        y_likelihoods = gaussian_likelihood(y_hat, means, scale_from_index(index))
+        return y_hat, -torch.log2(y_likelihoods).sum(), -torch.log2(z_likelihoods).sum()
+
     def code_rounded(
         self, x: torch.Tensor, rate: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The latents of x (B,3,H,W) in [0,1] (H, W multiples of 64) as coded at rate
-        positions ``rate`` (B,): (y_hat (B,M,H/16,W/16), bits of y, bits of z). y_hat is the
-        gained latent rounded around its means; the bits are the -log2 likelihood of the
-        rounded latents under this float network (the integer path's files stay within a few
-        % of it, see tools/export_image_weights.py)."""
+        """``rounded_latents`` of x (B,3,H,W) in [0,1] (H, W multiples of 64) at rate
+        positions ``rate`` (B,)."""
         gain, _ = self.gains(rate)
-        y = self.g_a(x) * gain
-        z = self.h_a(y)
-        _, z_likelihoods = self.entropy_bottleneck(z, training=False)
-        y_hat, means, index = self.quantize_latent(y, self.h_s(torch.round(z)), torch.round)
-        y_likelihoods = gaussian_likelihood(y_hat, means, scale_from_index(index))
-        return y_hat, -torch.log2(y_likelihoods).sum(), -torch.log2(z_likelihoods).sum()
+        return self.rounded_latents(self.g_a(x) * gain)
 
     def forward(self, x: torch.Tensor, rate: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training pass: reconstruction and likelihoods of y (noisy) and z (noisy).

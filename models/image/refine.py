@@ -20,9 +20,7 @@ import torch
 from models.image.network import (
     LAMBDAS,
     ImageNetwork,
-    gaussian_likelihood,
     round_ste,
-    scale_from_index,
 )
 
 #: Adam's first step size on the gained latent (latent units) is min(REFINE_LR,
@@ -40,11 +38,8 @@ def rd_objective(net: ImageNetwork, y: torch.Tensor, x: torch.Tensor, rate: floa
     """Relaxed rate (bits per pixel) + lambda * 255^2 * MSE of gained latent ``y``
     (1,M,H/16,W/16) for image ``x`` (1,3,H,W) in [0,1] at rate level ``rate``."""
     _, inverse_gain = net.gains(torch.tensor([rate]))
-    z = net.h_a(y)
-    _, z_likelihoods = net.entropy_bottleneck(z, training=False)
-    y_hat, means, scale_index = net.quantize_latent(y, net.h_s(round_ste(z)))
-    y_likelihoods = gaussian_likelihood(y_hat, means, scale_from_index(scale_index))
-    bits = -torch.log2(y_likelihoods).sum() - torch.log2(z_likelihoods).sum()
+    y_hat, y_bits, z_bits = net.rounded_latents(y, round_ste)
+    bits = y_bits + z_bits
     mse = (net.g_s(y_hat * inverse_gain) - x).pow(2).mean()
     lam = LAMBDAS[min(int(round(rate)), len(LAMBDAS) - 1)]
     return bits / (x.shape[2] * x.shape[3]) + lam * 255**2 * mse
