@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from entropy import IndexedGaussian, SymbolDecoder, SymbolEncoder
 from models.image.context import checkerboard, group_bounds
 from models.image.network import LAMBDAS, MEAN_STEPS
 from models.shipped import check_weights
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "image-v1.safetensors"
 QUALITIES = range(1, len(LAMBDAS) + 1)  # quality q codes at rate level q - 1
@@ -87,21 +91,16 @@ class ImageCodec(Codec):
         x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
         x = x.expand(1, 3, height, width)
         x = F.pad(x, (0, _padded(width) - width, 0, _padded(height) - height), mode="replicate")
-        y, z = model.analysis(x, float(quality - 1), refine, options.progress)
-        z_encoder = SymbolEncoder()
-        model.z_family.encode(z_encoder, z.numpy().astype(np.int64), _channel_index(z.shape))
-        chunks = [z_encoder.to_bytes()]
-        hyper = model.hyper_parameters(z)
-        y_hat16 = torch.zeros_like(hyper[:, : y.shape[1]])
-        for k, (a, b) in enumerate(group_bounds(model.groups)):
-            encoder = SymbolEncoder()
-            for anchor, means, indexes in _passes(model, k, a, b, hyper, y_hat16):
-                q = torch.round(y[:, a:b].double() - means / MEAN_STEPS)[anchor]
-                _gaussian().encode(
-                    encoder, q.numpy().astype(np.int64), indexes[anchor].numpy().astype(np.int64)
-                )
-                y_hat16[:, a:b][anchor] = q * MEAN_STEPS + means[anchor]
-            chunks.append(encoder.to_bytes())
+        rate = float(quality - 1)
+        y = model.analysis(x, rate)
+        plain = _code_latent(model, y)
+        chunks = plain[0]
+        if refine:  # the refined latent only where its file scores better (see refine.py)
+            refined = _code_latent(model, model.refine(x, y, rate, refine, options.progress))
+            if _file_cost(model, *refined, image, quality) < _file_cost(
+                model, *plain, image, quality
+            ):
+                chunks = refined[0]
         metadata = {"height": height, "width": width, "channels": channels, "quality": quality}
         return Encoded(chunks, metadata, weights_id)
 
@@ -148,11 +147,57 @@ class ImageCodec(Codec):
                     torch.from_numpy(q.astype(np.float64)) * MEAN_STEPS + (means[anchor])
                 )
             decoder.finish()
-        x_hat = model.synthesis(y_hat16 / MEAN_STEPS, float(quality - 1))[0, :, :height, :width]
-        pixels = torch.round(x_hat.clamp(0, 1) * 255)
-        if channels == 1:
-            pixels = torch.round(pixels.mean(dim=0, keepdim=True))
-        return pixels.permute(1, 2, 0).to(torch.uint8).numpy()
+        return _pixels(model, y_hat16, quality, height, width, channels)
+
+
+def _code_latent(model, y: torch.Tensor) -> tuple[list[bytes], torch.Tensor]:
+    """Gained latent y (1,M,h,w) -> (chunks: hyper-latent, then one per channel group;
+    y_hat16: the latent as decoded, in 1/MEAN_STEPS steps, (1,M,h,w) float64)."""
+    import torch
+
+    z = model.hyper_analysis(y)
+    z_encoder = SymbolEncoder()
+    model.z_family.encode(z_encoder, z.numpy().astype(np.int64), _channel_index(z.shape))
+    chunks = [z_encoder.to_bytes()]
+    hyper = model.hyper_parameters(z)
+    y_hat16 = torch.zeros_like(hyper[:, : y.shape[1]])
+    for k, (a, b) in enumerate(group_bounds(model.groups)):
+        encoder = SymbolEncoder()
+        for anchor, means, indexes in _passes(model, k, a, b, hyper, y_hat16):
+            q = torch.round(y[:, a:b].double() - means / MEAN_STEPS)[anchor]
+            _gaussian().encode(
+                encoder, q.numpy().astype(np.int64), indexes[anchor].numpy().astype(np.int64)
+            )
+            y_hat16[:, a:b][anchor] = q * MEAN_STEPS + means[anchor]
+        chunks.append(encoder.to_bytes())
+    return chunks, y_hat16
+
+
+def _pixels(
+    model, y_hat16: torch.Tensor, quality: int, height: int, width: int, channels: int
+) -> np.ndarray:
+    """Decoded latent y_hat16 (1,M,h,w) in 1/MEAN_STEPS steps -> (height, width, channels)
+    uint8 image."""
+    import torch
+
+    x_hat = model.synthesis(y_hat16 / MEAN_STEPS, float(quality - 1))[0, :, :height, :width]
+    pixels = torch.round(x_hat.clamp(0, 1) * 255)
+    if channels == 1:
+        pixels = torch.round(pixels.mean(dim=0, keepdim=True))
+    return pixels.permute(1, 2, 0).to(torch.uint8).numpy()
+
+
+def _file_cost(
+    model, chunks: list[bytes], y_hat16: torch.Tensor, image: np.ndarray, quality: int
+) -> float:
+    """The rate level's objective for a coded latent, measured on the file as written:
+    bits per pixel of its chunks + lambda * MSE (0..255 scale) of its decoded pixels
+    against ``image`` (H, W, 1|3) uint8."""
+    height, width, channels = image.shape
+    decoded = _pixels(model, y_hat16, quality, height, width, channels)
+    bpp = 8 * sum(len(chunk) for chunk in chunks) / (height * width)
+    mse = np.mean((decoded.astype(np.float64) - image) ** 2)
+    return bpp + LAMBDAS[quality - 1] * mse
 
 
 def _check_size(height: int, width: int, error: type[Exception]) -> None:

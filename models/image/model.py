@@ -78,22 +78,25 @@ class ImageModel:
     def _rate(self, rate: float) -> torch.Tensor:
         return torch.tensor([float(rate)])
 
-    def analysis(
-        self, x: torch.Tensor, rate: float, refine: int = 0, progress: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> (gained y, integer z), float32.
-        ``refine`` > 0: that many steps of latent refinement (models.image.refine), with a
-        progress bar if ``progress``."""
-        with torch.no_grad():
-            gain, _ = self.network.gains(self._rate(rate))
-            y = self.network.g_a(x) * gain
-        if refine:
-            from models.image.refine import refine_latent
+    @torch.no_grad()
+    def analysis(self, x: torch.Tensor, rate: float) -> torch.Tensor:
+        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> gained latent y (1,M,H/16,W/16)."""
+        gain, _ = self.network.gains(self._rate(rate))
+        return self.network.g_a(x) * gain
 
-            y = refine_latent(self.float_network(), x, y, rate, refine, progress)
-        with torch.no_grad():
-            z = torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
-        return y, z
+    @torch.no_grad()
+    def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
+        """Gained latent y (1,M,h,w) -> integer-valued hyper-latent z (1,Z,h/4,w/4), float32."""
+        return torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
+
+    def refine(
+        self, x: torch.Tensor, y: torch.Tensor, rate: float, steps: int, progress: bool = False
+    ) -> torch.Tensor:
+        """``steps`` steps of latent refinement (models.image.refine) of the gained latent y
+        of x, with a progress bar if ``progress`` -> refined y (same shape)."""
+        from models.image.refine import refine_latent
+
+        return refine_latent(self.float_network(), x, y, rate, steps, progress)
 
     def float_network(self) -> ImageNetwork:
         """The whole model in float (eval mode, frozen), from the float copies the weights

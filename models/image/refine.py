@@ -7,6 +7,9 @@ rate level, rate_bpp + lambda * 255^2 * MSE, through the *float* copies of every
 the model (hyper-analysis, hyper-synthesis, grouped context networks, factorized prior,
 synthesis). Rounding is straight-through, as in training. The result is coded by the
 normal integer pipeline, so files are ordinary image-v1 files and the decoder is unchanged.
+The float objective can misjudge the integer path (the coder rounds around the *integer*
+means), so the codec keeps the refined latent only where its file scores better
+(models.image.codec): refinement never makes a file worse on the rate level's objective.
 
 Cost: each step is a forward + backward pass through the whole model (about 1.1 s per
 megapixel on this 2-core CPU). The refined latent depends on float arithmetic (thread
@@ -29,7 +32,8 @@ from models.image.network import (
 #: samples/seeding_384x256.png, 10 steps change the objective at rate levels 0 / 3 / 5 / 8 by
 #: +0.75 / +0.08 / -0.11 / -0.50 % with 0.002 (4 steps at level 3: -0.25 %), by
 #: +2.24 / +0.25 / -0.24 / -1.05 % with the 0.01 chosen for the 38,327-step weights (which
-#: gave -14.7 / -5.3 / -3.6 / -1.2 % with those). To be reworked or retired.
+#: gave -14.7 / -5.3 / -3.6 / -1.2 % with those). The codec keeps the plain latent where a
+#: refined file scores worse (docs/image.md has the measurements).
 REFINE_LR = 0.002
 REFINE_BUDGET = 0.1
 

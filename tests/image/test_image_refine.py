@@ -12,6 +12,7 @@ from codec.container import ContainerReader
 from codec.errors import InvalidParameterError
 from models.image.codec import WEIGHTS
 from models.image.model import ImageModel
+from models.image.network import LAMBDAS
 from models.image.refine import rd_objective, refine_latent
 from tests.conftest import ROOT
 
@@ -23,7 +24,7 @@ def test_refinement_lowers_the_rd_objective():
     model = ImageModel.load(WEIGHTS)
     net = model.float_network()
     x = torch.from_numpy(CROP.copy()).permute(2, 0, 1)[None].float() / 255
-    y, _ = model.analysis(x, 3.0)
+    y = model.analysis(x, 3.0)
     refined = refine_latent(net, x, y, 3.0, steps=4)
     with torch.no_grad():
         before, after = rd_objective(net, y, x, 3.0), rd_objective(net, refined, x, 3.0)
@@ -31,13 +32,23 @@ def test_refinement_lowers_the_rd_objective():
     assert refined.shape == y.shape and not refined.requires_grad
 
 
-def test_refined_files_are_ordinary_files():
-    plain = codec.encode(CROP, kind="image", quality=4)
-    refined = codec.encode(CROP, kind="image", quality=4, refine=3)
-    assert refined != plain
-    for blob in (plain, refined):
-        assert ContainerReader(blob).header.codec_id == "image-v1"
-        assert codec.decode(blob).media.shape == CROP.shape
+def objective(blob: bytes, quality: int) -> float:
+    """The rate level's objective of a file: bits per pixel + lambda * MSE (0..255)."""
+    decoded = codec.decode(blob).media
+    mse = np.mean((decoded.astype(np.float64) - CROP) ** 2)
+    return len(blob) * 8 / (CROP.shape[0] * CROP.shape[1]) + LAMBDAS[quality - 1] * mse
+
+
+@pytest.mark.parametrize("quality", [1, 9])
+def test_refined_files_are_ordinary_and_never_worse(quality):
+    plain = codec.encode(CROP, kind="image", quality=quality)
+    refined = codec.encode(CROP, kind="image", quality=quality, refine=3)
+    assert ContainerReader(refined).header.codec_id == "image-v1"
+    assert codec.decode(refined).media.shape == CROP.shape
+    assert objective(refined, quality) <= objective(plain, quality)
+    if quality == 9:  # the refined latent wins here (objective -0.56 %, measured) ...
+        assert refined != plain
+    # ... and loses at quality 1 in the integer path, so the plain latent is kept
 
 
 @pytest.mark.parametrize("steps", [-1, 10_001])
