@@ -143,6 +143,35 @@ class IndexedFamily:
             excess = np.where(below, low - 1 - value, value - low - sizes[escaped])
             encode_unsigned(encoder, 2 * excess + below)
 
+    @functools.cached_property
+    def _lengths(self) -> np.ndarray:
+        """(n_tables, largest size + 1) float64 bits of every table entry, padded with inf."""
+        rows = self.tables.frequencies
+        lengths = np.full((len(rows), max(row.size for row in rows)), np.inf)
+        for k, row in enumerate(rows):
+            lengths[k, : row.size] = self.tables.precision - np.log2(row)
+        return lengths
+
+    def code_lengths(self, symbols: np.ndarray, indexes: np.ndarray) -> np.ndarray:
+        """Ideal code length in bits of each symbol under table ``indexes[i]`` (what
+        :meth:`encode` spends on it, up to the coder's rounding; escapes include their exact
+        value code). symbols, indexes: integers of one shape -> float64 of that shape."""
+        shape = np.shape(symbols)
+        symbols = _as_int64(symbols, "symbols")
+        indexes = self._check_indexes(indexes)
+        position = symbols - self.tables.offsets[indexes]
+        sizes = self.tables.sizes[indexes]
+        escaped = (position < 0) | (position >= sizes)
+        bits = self._lengths[indexes, np.where(escaped, sizes, position)]
+        if escaped.any():
+            low = self.tables.offsets[indexes[escaped]]
+            value = symbols[escaped]
+            below = value < low
+            excess = np.where(below, low - 1 - value, value - low - sizes[escaped])
+            coded = 2.0 * excess + below  # as encode_unsigned: 6-bit count, then the bits
+            bits[escaped] += 6 + np.floor(np.log2(coded + 1))
+        return bits.reshape(shape)
+
     def decode(self, decoder: SymbolDecoder, indexes: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`encode`; returns int64 symbols shaped like ``indexes``."""
         shape = np.shape(indexes)

@@ -240,3 +240,22 @@ def test_indexed_rows_round_trip_and_range_check():
         table.encode(SymbolEncoder(), np.array([4]), np.array([0]))
     with pytest.raises(InvalidParameterError):
         IndexedRows(np.array([[0, 1]]))
+
+
+@pytest.mark.parametrize("family", [GAUSSIAN, LAPLACE])
+def test_code_lengths_add_up_to_the_coded_size(family):
+    rng = np.random.default_rng(7)
+    stds = np.exp(rng.uniform(-2, 5, 20_000))
+    indexes = family.scale_index(stds)
+    symbols = np.round(rng.standard_normal(stds.size) * stds).astype(np.int64)
+    symbols[::997] = rng.integers(-(10**9), 10**9, symbols[::997].size)  # escapes
+    lengths = family.code_lengths(symbols, indexes)
+    encoder = SymbolEncoder()
+    family.encode(encoder, symbols, indexes)
+    coded_bits = 8 * len(encoder.to_bytes())
+    assert lengths.shape == symbols.shape and np.isfinite(lengths).all()
+    assert abs(coded_bits - lengths.sum()) <= 0.0005 * coded_bits + 64
+    zero = family.tables.frequencies[indexes[0]][-family.tables.offsets[indexes[0]]]
+    assert family.code_lengths(np.zeros(1, np.int64), indexes[:1])[0] == pytest.approx(
+        family.tables.precision - np.log2(zero)
+    )

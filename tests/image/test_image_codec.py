@@ -1,4 +1,5 @@
-"""The image codec with the shipped weights: sizes, modes, errors, corruption, threads."""
+"""The image codec with the shipped weights: sizes, modes, errors, corruption, threads,
+rate-distortion optimised rounding."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from PIL import Image
 import codec
 from codec.container import ContainerReader, container_bytes
 from codec.errors import BitstreamError, InputError
-from models.image.codec import DEFAULT_QUALITY, QUALITIES
+from models.image.codec import (
+    DEFAULT_QUALITY,
+    QUALITIES,
+    RD_WEIGHT,
+    code_latent,
+    file_cost,
+    load_model,
+    padded_input,
+    rd_round,
+)
 from tests.conftest import ROOT
 
 PHOTO = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))
@@ -128,3 +138,21 @@ def test_decode_is_identical_with_one_and_two_threads():
     finally:
         torch.set_num_threads(threads)
     assert np.array_equal(one, two)
+
+
+def test_rd_rounding_moves_values_toward_zero_only_where_bits_pay():
+    v = torch.tensor([0.55, 0.55, 1.0, -0.6, 3.2, 0.3], dtype=torch.float64)
+    tables = np.array([0, 159, 0, 0, 159, 0])  # scale 0.11 and 256 (gaussian-v1)
+    assert torch.equal(rd_round(v, tables, 0.0), torch.round(v))
+    rounded = rd_round(v, tables, RD_WEIGHT)
+    # 0.55 and -0.6 at scale 0.11: a nonzero symbol costs ~16 bits, moving costs little error;
+    # at scale 256 the bits barely differ; an exact 1.0 would gain a whole unit of error.
+    assert rounded.tolist() == [0.0, 1.0, 1.0, 0.0, 3.0, 0.0]
+
+
+def test_rd_rounding_lowers_the_objective_of_a_low_rate_file():
+    model, _ = load_model()
+    x = padded_input(PHOTO)
+    y = model.analysis(x, 0.0)
+    plain = file_cost(model, *code_latent(model, y, 0.0), PHOTO, 1)
+    assert file_cost(model, *code_latent(model, y, RD_WEIGHT), PHOTO, 1) < plain
