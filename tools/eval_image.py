@@ -259,7 +259,7 @@ def speed(image: np.ndarray) -> None:
     import compressai.models as zoo
 
     torch.set_num_threads(2)
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
     from models.image.codec import DEFAULT_QUALITY
 
     _, _, t_enc, t_dec = ours_roundtrip(image, DEFAULT_QUALITY)

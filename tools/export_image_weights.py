@@ -186,22 +186,20 @@ def main() -> None:
 
 
 @torch.no_grad()
-@torch.no_grad()
 def integer_path_cost(net: ImageNetwork, weights: Path, images: list[np.ndarray]) -> None:
     """Latent bits of real files (integer entropy parameters) vs the float network's own
-    estimate (-log2 likelihood at the rounded latents), on held-out training photos."""
-    from codec.registry import EncodeOptions
-    from models.image.codec import QUALITIES, ImageCodec
+    estimate (-log2 likelihood at the rounded latents), on held-out training photos. Both
+    round to nearest (the encoder's rate-distortion optimised rounding is off here)."""
+    from models.image.codec import QUALITIES, code_latent, load_model, padded_input
 
-    codec = ImageCodec(weights)
+    model, _ = load_model(weights)
     for quality in (QUALITIES[0], QUALITIES[len(QUALITIES) // 2], QUALITIES[-1]):
         file_bits = float_bits = 0.0
         for image in images:
             h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64
-            crop = np.ascontiguousarray(image[:h, :w])
-            encoded = codec.encode(crop, EncodeOptions(quality=quality))
-            file_bits += 8 * sum(len(chunk) for chunk in encoded.chunks[1:])
-            x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+            x = padded_input(np.ascontiguousarray(image[:h, :w]))
+            chunks, _ = code_latent(model, model.analysis(x, quality - 1.0), rd_weight=0.0)
+            file_bits += 8 * sum(len(chunk) for chunk in chunks[1:])
             float_bits += float(net.code_rounded(x, torch.tensor([quality - 1.0]))[1])
         print(f"quality {quality}: integer-path file bits / float estimate = "
               f"{file_bits / float_bits:.4f}")  # fmt: skip

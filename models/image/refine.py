@@ -39,8 +39,9 @@ REFINE_BUDGET = 0.1
 
 
 def rd_objective(net: ImageNetwork, y: torch.Tensor, x: torch.Tensor, rate: float) -> torch.Tensor:
-    """Relaxed rate (bits per pixel) + lambda * 255^2 * MSE of gained latent ``y``
-    (1,M,H/16,W/16) for image ``x`` (1,3,H,W) in [0,1] at rate level ``rate``."""
+    """Rate (bits per pixel of the latents rounded around their means, straight-through) +
+    lambda * 255^2 * MSE of gained latent ``y`` (1,M,H/16,W/16) for image ``x`` (1,3,H,W) in
+    [0,1] at rate level ``rate``."""
     _, inverse_gain = net.gains(torch.tensor([rate]))
     y_hat, y_bits, z_bits = net.rounded_latents(y, round_ste)
     bits = y_bits + z_bits
@@ -58,11 +59,14 @@ def refine_latent(
     progress: bool = False,
 ) -> torch.Tensor:
     """``steps`` Adam steps (step size decaying linearly to 0, see REFINE_LR) on the gained
-    latent ``y`` (1,M,h,w) of ``x`` (1,3,16h,16w) -> the refined latent (same shape, no
-    gradient). ``progress``: a bar of steps with the objective."""
+    latent ``y`` (1,M,h,w) of ``x`` (1,3,16h,16w) -> the latent with the lowest objective
+    among those visited, ``y`` included (same shape, no gradient). Straight-through rounding
+    makes each step's objective the exact float objective of its latent. ``progress``: a bar
+    of steps with the objective."""
     y = y.detach().clone().requires_grad_(True)
     first = min(REFINE_LR, REFINE_BUDGET / max(steps, 1))
     optimizer = torch.optim.Adam([y], lr=first)
+    best, best_objective = y.detach().clone(), float("inf")
     bar = None
     if progress:
         from tqdm import tqdm
@@ -71,6 +75,8 @@ def refine_latent(
     for step in range(steps):
         optimizer.param_groups[0]["lr"] = first * (1 - step / steps)
         loss = rd_objective(net, y, x, rate)
+        if loss.item() < best_objective:
+            best, best_objective = y.detach().clone(), loss.item()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -79,4 +85,7 @@ def refine_latent(
             bar.update()
     if bar is not None:
         bar.close()
-    return y.detach()
+    with torch.no_grad():
+        if steps and rd_objective(net, y, x, rate).item() < best_objective:
+            best = y.detach().clone()
+    return best

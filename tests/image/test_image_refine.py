@@ -20,15 +20,16 @@ from tests.conftest import ROOT
 CROP = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))[64:128]
 
 
-def test_refinement_lowers_the_rd_objective():
+@pytest.mark.parametrize("rate", [0.0, 8.0])
+def test_refinement_returns_a_latent_with_a_lower_objective(rate):
     model = ImageModel.load(WEIGHTS)
     net = model.float_network()
     x = torch.from_numpy(CROP.copy()).permute(2, 0, 1)[None].float() / 255
-    y = model.analysis(x, 3.0)
-    refined = refine_latent(net, x, y, 3.0, steps=4)
+    y = model.analysis(x, rate)
+    refined = refine_latent(net, x, y, rate, steps=4)
     with torch.no_grad():
-        before, after = rd_objective(net, y, x, 3.0), rd_objective(net, refined, x, 3.0)
-    assert after < before
+        before, after = rd_objective(net, y, x, rate), rd_objective(net, refined, x, rate)
+    assert after < before  # measured -1.06 % (level 0) and -0.27 % (level 8)
     assert refined.shape == y.shape and not refined.requires_grad
 
 
@@ -46,7 +47,7 @@ def test_refined_files_are_ordinary_and_never_worse(quality):
     assert ContainerReader(refined).header.codec_id == "image-v1"
     assert codec.decode(refined).media.shape == CROP.shape
     assert objective(refined, quality) <= objective(plain, quality)
-    if quality == 9:  # the refined latent wins here (objective -0.56 %, measured) ...
+    if quality == 9:  # the refined latent wins here (objective -0.10 %, measured) ...
         assert refined != plain
     # ... and loses at quality 1 in the integer path, so the plain latent is kept
 
