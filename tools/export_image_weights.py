@@ -158,6 +158,7 @@ def main() -> None:
         "m": str(config.m),
         "z": str(config.z),
         "groups": ",".join(str(g) for g in groups),
+        "blocks": str(config.blocks),
         "step": str(state["step"]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +179,13 @@ def main() -> None:
             if "polished" in state
             else ""
         ),
-        "network": {"n": config.n, "m": config.m, "z": config.z, "groups": list(groups)},
+        "network": {
+            "n": config.n,
+            "m": config.m,
+            "z": config.z,
+            "groups": list(groups),
+            "blocks": config.blocks,
+        },
     }
     exported = record_in_manifest(args.out, "image", training)
     print(f"{args.out}: {args.out.stat().st_size} bytes, {exported}, step {state['step']}")

@@ -125,7 +125,7 @@ def main() -> None:
     state = torch.load(args.run / "latest.pt", map_location="cpu", weights_only=True)
     model = averaged_state(state)
     trained_sizes = tuple(state["config"]["groups"])
-    net = ImageNetwork(NetworkConfig(n=state["config"]["n"], groups=trained_sizes))
+    net = ImageNetwork(NetworkConfig.from_run(state["config"]))
     net.load_state_dict(model)
     net.eval()
     images = load_images(args.data)

@@ -83,7 +83,7 @@ def main() -> None:
     saliency = channel_saliency(model)
     order = torch.argsort(saliency, descending=True)
     sizes = group_sizes(saliency[order])
-    network = ImageNetwork(NetworkConfig(n=state["config"]["n"], groups=sizes))
+    network = ImageNetwork(NetworkConfig.from_run({**state["config"], "groups": sizes}))
     result = network.load_state_dict(permute_state(model, order, float(MEAN_STEPS)), strict=False)
     unexpected = [k for k in result.missing_keys if not k.startswith("context.")]
     if unexpected or result.unexpected_keys:
@@ -114,7 +114,7 @@ def main() -> None:
         images = [
             np.asarray(Image.open(p).convert("RGB")) for p in sorted(args.kodak.glob("*.png"))
         ]
-        base = ImageNetwork(NetworkConfig(n=state["config"]["n"]))
+        base = ImageNetwork(NetworkConfig.from_run(state["config"]))
         base.load_state_dict(model)
         base.eval()
         report["preview_psnr_iscs"] = preview_psnr(base, images, sizes, order)

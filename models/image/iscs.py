@@ -24,15 +24,23 @@ CUMULATIVE_CUTS = (0.12, 0.25, 0.45, 0.7)
 GROUP_MULTIPLE = 8
 
 
+def last_analysis_layer(state: dict[str, torch.Tensor]) -> str:
+    """Key prefix of g_a's last convolution (the one that outputs the latent), e.g. "g_a.6"
+    (its position depends on the transform blocks)."""
+    last = max(int(key.split(".")[1]) for key in state if key.startswith("g_a."))
+    return f"g_a.{last}"
+
+
 def channel_saliency(state: dict[str, torch.Tensor]) -> torch.Tensor:
     """(M,) saliency of each latent channel from a hyperprior-phase state dict."""
-    analysis = state["g_a.6.weight"].double()  # (M, N, 5, 5)
+    last = last_analysis_layer(state)
+    analysis = state[f"{last}.weight"].double()  # (M, N, 5, 5)
     synthesis = state["g_s.0.weight"].double()  # (M, N, 5, 5), ConvTranspose layout
     gain = state["gain"].double().abs().mean(0)
     inverse = state["inverse_gain"].double().abs().mean(0)
     magnitude = analysis.flatten(1).std(1) * gain
     impact = synthesis.flatten(1).norm(dim=1) * inverse
-    bias = state["g_a.6.bias"].double().abs() * gain
+    bias = state[f"{last}.bias"].double().abs() * gain
     return (magnitude + 0.1 * bias) * impact
 
 
@@ -69,8 +77,9 @@ def permute_state(
     """
     m = order.numel()
     out = dict(state)
-    out["g_a.6.weight"] = state["g_a.6.weight"][order]
-    out["g_a.6.bias"] = state["g_a.6.bias"][order]
+    last = last_analysis_layer(state)
+    out[f"{last}.weight"] = state[f"{last}.weight"][order]
+    out[f"{last}.bias"] = state[f"{last}.bias"][order]
     out["gain"] = state["gain"][:, order]
     out["inverse_gain"] = state["inverse_gain"][:, order]
     out["h_a.0.weight"] = state["h_a.0.weight"][:, order]

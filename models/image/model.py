@@ -11,7 +11,8 @@ integer tables.
 Weights file: safetensors with float16 transforms (``g_a.*``, ``h_a.*``, ``g_s.*``), float32
 ``gain`` / ``inverse_gain`` (levels, M), the integer network ``h_s.*`` and the hyper-latent
 tables ``z_tables.frequencies`` (Z, K) int32 zero-padded, ``z_tables.lengths`` (Z,),
-``z_tables.offsets`` (Z,). Header metadata holds the widths, the group sizes and the name.
+``z_tables.offsets`` (Z,). Header metadata holds the widths, the group sizes, the number of
+residual blocks per transform stage (``blocks``, absent = 0) and the name.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ class ImageModel:
     """The shipped model: float transforms + integer entropy-parameter path."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str], name: str):
-        config = NetworkConfig(n=int(metadata["n"]), m=int(metadata["m"]), z=int(metadata["z"]))
+        config = NetworkConfig(
+            n=int(metadata["n"]),
+            m=int(metadata["m"]),
+            z=int(metadata["z"]),
+            blocks=int(metadata.get("blocks", 0)),
+        )
         self.config = config
         self.groups = tuple(int(g) for g in metadata.get("groups", str(config.m)).split(","))
         self.context = [
@@ -48,7 +54,9 @@ class ImageModel:
             raise ValueError("weights file has context networks for only some groups")
         self.name = name
         groups = self.groups if self.context else None
-        network = ImageNetwork(NetworkConfig(config.n, config.m, config.z, groups=groups))
+        network = ImageNetwork(
+            NetworkConfig(config.n, config.m, config.z, groups=groups, blocks=config.blocks)
+        )
         missing = network.load_state_dict(float_training_state(tensors), strict=False).missing_keys
         needed = [k for k in missing if k.split(".")[0] in ("g_a", "h_a", "g_s")]
         if needed:

@@ -35,13 +35,25 @@ MEAN_STEPS = 16
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Widths: n (transforms), m (latent channels), z (hyper-latent channels)."""
+    """Widths: n (transforms), m (latent channels), z (hyper-latent channels); ``blocks``:
+    residual bottleneck blocks per transform stage at 1/4 and 1/8 resolution."""
 
     n: int = 128
     m: int = 192
     z: int = 128
     levels: int = len(LAMBDAS)
     groups: tuple[int, ...] | None = None  # channel group sizes; None = hyperprior only
+    blocks: int = 0
+
+    @classmethod
+    def from_run(cls, config: dict) -> NetworkConfig:
+        """The config of a run state's ``config`` dict (n, optional groups and blocks)."""
+        groups = config.get("groups")
+        return cls(
+            n=config["n"],
+            groups=tuple(groups) if groups else None,
+            blocks=config.get("blocks", 0),
+        )
 
 
 def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
@@ -52,6 +64,74 @@ def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspos
     return nn.ConvTranspose2d(
         cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1
     )
+
+
+class BottleneckBlock(nn.Module):
+    """Residual bottleneck block (ELIC's transform block): x + 1x1(relu(3x3(relu(1x1(x)))))
+    with a channel bottleneck of n/2; (B,n,H,W) -> (B,n,H,W).
+
+    The last 1x1 convolution starts at zero, so a new block is the identity and can be added
+    to a trained transform without changing what it computes.
+    """
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(n, n // 2, 1)
+        self.mix = nn.Conv2d(n // 2, n // 2, 3, padding=1)
+        self.expand = nn.Conv2d(n // 2, n, 1)
+        nn.init.zeros_(self.expand.weight)
+        nn.init.zeros_(self.expand.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inner = torch.relu(self.mix(torch.relu(self.reduce(x))))
+        return x + self.expand(inner)
+
+
+def transform_layers(config: NetworkConfig) -> tuple[nn.Sequential, nn.Sequential]:
+    """(g_a, g_s) of a config: four 5x5 stride-2 (de)convolutions with GDN/IGDN, and
+    ``config.blocks`` bottleneck blocks after the layers that leave 1/4 and 1/8 resolution."""
+    gdn = compressai_module("layers").GDN
+    n, m, k = config.n, config.m, config.blocks
+
+    def blocks() -> list[nn.Module]:
+        return [BottleneckBlock(n) for _ in range(k)]
+
+    g_a = nn.Sequential(
+        _conv(3, n), gdn(n),
+        _conv(n, n), gdn(n), *blocks(),
+        _conv(n, n), gdn(n), *blocks(),
+        _conv(n, m),
+    )  # fmt: skip
+    g_s = nn.Sequential(
+        _deconv(m, n), gdn(n, inverse=True), *blocks(),
+        _deconv(n, n), gdn(n, inverse=True), *blocks(),
+        _deconv(n, n), gdn(n, inverse=True),
+        _deconv(n, 3),
+    )  # fmt: skip
+    return g_a, g_s
+
+
+def grown_state(state: dict[str, torch.Tensor], old: NetworkConfig, new: NetworkConfig) -> dict:
+    """A state dict of ``old`` (fewer blocks) renamed for ``new``: the (de)convolutions and
+    GDNs keep their weights at their new positions in g_a/g_s; the added blocks are missing
+    (they keep their identity initialisation when loaded with strict=False)."""
+    if new.blocks < old.blocks:
+        raise ValueError(f"cannot shrink transforms from {old.blocks} to {new.blocks} blocks")
+    positions = {}
+    for name, old_layers, new_layers in zip(
+        ("g_a", "g_s"), transform_layers(old), transform_layers(new), strict=True
+    ):
+        old_base = [i for i, layer in enumerate(old_layers) if type(layer) is not BottleneckBlock]
+        new_base = [i for i, layer in enumerate(new_layers) if type(layer) is not BottleneckBlock]
+        positions[name] = dict(zip(old_base, new_base, strict=True))
+    grown = {}
+    for key, value in state.items():
+        prefix, _, rest = key.partition(".")
+        if prefix in positions:
+            index, _, leaf = rest.partition(".")
+            key = f"{prefix}.{positions[prefix][int(index)]}.{leaf}"
+        grown[key] = value
+    return grown
 
 
 def gain_spread(levels: int) -> torch.Tensor:
@@ -84,22 +164,10 @@ class ImageNetwork(nn.Module):
 
     def __init__(self, config: NetworkConfig = NetworkConfig()) -> None:
         super().__init__()
-        layers = compressai_module("layers")
         entropy_models = compressai_module("entropy_models")
         n, m, z = config.n, config.m, config.z
         self.config = config
-        self.g_a = nn.Sequential(
-            _conv(3, n), layers.GDN(n),
-            _conv(n, n), layers.GDN(n),
-            _conv(n, n), layers.GDN(n),
-            _conv(n, m),
-        )  # fmt: skip
-        self.g_s = nn.Sequential(
-            _deconv(m, n), layers.GDN(n, inverse=True),
-            _deconv(n, n), layers.GDN(n, inverse=True),
-            _deconv(n, n), layers.GDN(n, inverse=True),
-            _deconv(n, 3),
-        )  # fmt: skip
+        self.g_a, self.g_s = transform_layers(config)
         self.h_a = nn.Sequential(
             _conv(m, n, 3, 1), nn.ReLU(),
             _conv(n, n), nn.ReLU(),

@@ -1,0 +1,70 @@
+"""Residual bottleneck blocks in the transforms: a trained network grows into one with
+blocks without changing what it computes, the blocks then take part, and ISCS still finds
+the latent-producing layer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.image.iscs import channel_saliency, permute_state
+from models.image.network import BottleneckBlock, ImageNetwork, NetworkConfig, grown_state
+from models.image.subpixel import subpixel_synthesis
+
+SMALL = NetworkConfig(n=32, m=64, z=32, groups=(16, 48))
+GROWN = NetworkConfig(n=32, m=64, z=32, groups=(16, 48), blocks=2)
+RATE = torch.tensor([3.5])
+
+
+def trained_like(config: NetworkConfig) -> ImageNetwork:
+    torch.manual_seed(0)
+    net = ImageNetwork(config)
+    with torch.no_grad():  # nonzero everywhere, as after training (new blocks start at zero)
+        for module in net.modules():
+            if isinstance(module, BottleneckBlock):
+                module.expand.weight.normal_(0, 0.05)
+    return net.eval()
+
+
+def outputs(net: ImageNetwork, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    torch.manual_seed(1)
+    with torch.no_grad():
+        return net(x, RATE)
+
+
+def test_growing_keeps_the_function_and_the_blocks_then_take_part():
+    small = trained_like(SMALL)
+    grown = ImageNetwork(GROWN).eval()
+    result = grown.load_state_dict(grown_state(small.state_dict(), SMALL, GROWN), strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(
+        ".reduce." in k or ".mix." in k or ".expand." in k for k in result.missing_keys
+    )
+    assert sum(isinstance(m, BottleneckBlock) for m in grown.modules()) == 2 * 2 * GROWN.blocks
+    x = torch.rand(1, 3, 64, 64)
+    before, after = outputs(small, x), outputs(grown, x)
+    for key in ("x_hat", "y", "z"):
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
+    with torch.no_grad():
+        grown.g_s[2].expand.weight.normal_(0, 0.05)
+    assert not torch.allclose(outputs(grown, x)["x_hat"], before["x_hat"])
+
+
+def test_transforms_do_not_shrink():
+    with pytest.raises(ValueError, match="cannot shrink"):
+        grown_state(ImageNetwork(GROWN).state_dict(), GROWN, SMALL)
+
+
+def test_iscs_permutation_and_subpixel_synthesis_with_blocks():
+    net = trained_like(GROWN)
+    state = net.state_dict()
+    order = torch.argsort(channel_saliency(state), descending=True)
+    permuted = ImageNetwork(GROWN).eval()
+    permuted.load_state_dict(permute_state(state, order))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        y = net.g_a(x)
+        torch.testing.assert_close(permuted.g_a(x), y[:, order], rtol=0, atol=1e-5)
+        expected = net.g_s(y)
+        torch.testing.assert_close(permuted.g_s(y[:, order]), expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(subpixel_synthesis(net.g_s)(y), expected, rtol=0, atol=1e-5)
