@@ -38,9 +38,9 @@ PAD = 64
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26
 #: Bits one unit of squared latent error is worth in :func:`rd_round`. The gain units scale
-#: latents like sqrt(lambda), which makes one weight serve every level; 40-60 measured best
-#: (objective -0.70 to -0.73 % averaged over quality 1-9; 50: -1.74 % at quality 1) on six
-#: 512x512 training-image crops (tools/tune_image_rounding.py, docs/image.md).
+#: latents like sqrt(lambda), which makes one weight serve every level; 40-50 measured best
+#: (objective -0.70 % averaged over quality 1-9; 50: -1.47 % at quality 1) on six 512x512
+#: training-image crops (tools/tune_image_rounding.py, docs/image.md).
 RD_WEIGHT = 50.0
 
 
