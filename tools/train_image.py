@@ -81,16 +81,16 @@ def state_from_shipped(path: Path) -> dict:
     """Training state (model only) from a shipped weights file written by the exporter."""
     from safetensors import safe_open
 
-    from models.image.model import float_training_state
+    from models.image.model import float_training_state, network_config
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-    groups = [int(g) for g in meta["groups"].split(",")]
+    shipped = network_config(meta)
     config = {
-        "n": int(meta["n"]),
-        "groups": groups if len(groups) > 1 else None,
-        "blocks": int(meta.get("blocks", 0)),
+        "n": shipped.n,
+        "groups": list(shipped.groups) if shipped.groups else None,
+        "blocks": shipped.blocks,
     }
     return {
         "model": float_training_state(tensors),
@@ -292,8 +292,8 @@ def main() -> None:
             if key in state:
                 state[key] = grown_state(state[key], grown_from, NetworkConfig.from_run(config))
         state.pop("optimizer", None)  # parameter order changed: Adam restarts
-    groups = tuple(config["groups"]) if config.get("groups") else None
-    net = ImageNetwork(NetworkConfig.from_run(config)).to(args.device)
+    network_config = NetworkConfig.from_run(config)
+    net = ImageNetwork(network_config).to(args.device)
     net.bf16_transforms = args.bf16
     named = dict(net.named_parameters())
     gain_params = [named["gain"], named["inverse_gain"]]
@@ -340,12 +340,12 @@ def main() -> None:
         step = state["step"]
         for group, factor in zip(optimizer.param_groups, learning_rate_factors, strict=True):
             group["lr"] = factor * args.lr
-        log(f"resumed at step {step} (groups: {groups})")
+        log(f"resumed at step {step} (groups: {network_config.groups})")
     segments = recipe_segments(
-        state.get("segments") if state else None, step, args, config.get("blocks", 0)
+        state.get("segments") if state else None, step, args, network_config.blocks
     )
     average = WeightAverage(net, args.ema_decay, state.get("ema") if state else None)
-    averaged_net = ImageNetwork(NetworkConfig.from_run(config)).to(args.device)
+    averaged_net = ImageNetwork(network_config).to(args.device)
 
     def validate_both() -> str:
         averaged_net.load_state_dict(average.network_state(net))

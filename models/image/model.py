@@ -18,6 +18,7 @@ residual blocks per transform stage (``blocks``, absent = 0) and the name.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +34,27 @@ from models.image.subpixel import subpixel_synthesis
 HYPER_INPUT_BOUND = 4096
 
 
+def network_config(metadata: dict[str, str]) -> NetworkConfig:
+    """The network config a weights file's header metadata describes (groups None for a
+    single group, i.e. a hyperprior-only model)."""
+    m = int(metadata["m"])
+    groups = tuple(int(g) for g in metadata.get("groups", str(m)).split(","))
+    return NetworkConfig(
+        n=int(metadata["n"]),
+        m=m,
+        z=int(metadata["z"]),
+        groups=groups if len(groups) > 1 else None,
+        blocks=int(metadata.get("blocks", 0)),
+    )
+
+
 class ImageModel:
     """The shipped model: float transforms + integer entropy-parameter path."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str], name: str):
-        config = NetworkConfig(
-            n=int(metadata["n"]),
-            m=int(metadata["m"]),
-            z=int(metadata["z"]),
-            blocks=int(metadata.get("blocks", 0)),
-        )
+        config = network_config(metadata)
         self.config = config
-        self.groups = tuple(int(g) for g in metadata.get("groups", str(config.m)).split(","))
+        self.groups = config.groups or (config.m,)
         self.context = [
             IntegerNetwork.from_tensors(tensors, f"context.{k}")
             for k in range(len(self.groups))
@@ -54,9 +64,7 @@ class ImageModel:
             raise ValueError("weights file has context networks for only some groups")
         self.name = name
         groups = self.groups if self.context else None
-        network = ImageNetwork(
-            NetworkConfig(config.n, config.m, config.z, groups=groups, blocks=config.blocks)
-        )
+        network = ImageNetwork(replace(config, groups=groups))
         missing = network.load_state_dict(float_training_state(tensors), strict=False).missing_keys
         needed = [k for k in missing if k.split(".")[0] in ("g_a", "h_a", "g_s")]
         if needed:
