@@ -159,6 +159,7 @@ def main() -> None:
         "z": str(config.z),
         "groups": ",".join(str(g) for g in groups),
         "blocks": str(config.blocks),
+        "half_blocks": str(config.half_blocks),
         "step": str(state["step"]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +186,7 @@ def main() -> None:
             "z": config.z,
             "groups": list(groups),
             "blocks": config.blocks,
+            "half_blocks": config.half_blocks,
         },
     }
     exported = record_in_manifest(args.out, "image", training)

@@ -91,6 +91,7 @@ def state_from_shipped(path: Path) -> dict:
         "n": shipped.n,
         "groups": list(shipped.groups) if shipped.groups else None,
         "blocks": shipped.blocks,
+        "half_blocks": shipped.half_blocks,
     }
     return {
         "model": float_training_state(tensors),
@@ -151,8 +152,16 @@ def averaged_network(state: dict) -> ImageNetwork:
 
 #: Settings of runs that predate the recorded segments (the defaults until 2026-11-27); a
 #: segment recorded before learning rates were recorded ran at this one's ``lr``.
-FIRST_SEGMENT = {"from": 0, "crop": 128, "batch": 8, "bf16": False, "lr": 1e-4, "blocks": 0}
-SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", "blocks")
+FIRST_SEGMENT = {
+    "from": 0,
+    "crop": 128,
+    "batch": 8,
+    "bf16": False,
+    "lr": 1e-4,
+    "blocks": 0,
+    "half_blocks": 0,
+}
+SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", "blocks", "half_blocks")
 
 
 def recorded_segments(segments: list[dict] | None, step: int) -> list[dict]:
@@ -164,12 +173,12 @@ def recorded_segments(segments: list[dict] | None, step: int) -> list[dict]:
 
 
 def recipe_segments(
-    segments: list[dict] | None, step: int, args: argparse.Namespace, blocks: int
+    segments: list[dict] | None, step: int, args: argparse.Namespace, network: NetworkConfig
 ) -> list[dict]:
     """The run's history of training settings, one dict per stretch of steps (``from`` step,
-    ``crop``, ``batch``, ``bf16``, Adam ``lr``, transform ``blocks``), extended when this
-    session's settings differ from the last stretch; the exporter writes it into the weights
-    manifest."""
+    ``crop``, ``batch``, ``bf16``, Adam ``lr``, transform ``blocks`` and ``half_blocks``),
+    extended when this session's settings differ from the last stretch; the exporter writes
+    it into the weights manifest."""
     segments = recorded_segments(segments, step)
     now = {
         "from": step,
@@ -177,7 +186,8 @@ def recipe_segments(
         "batch": args.batch,
         "bf16": args.bf16,
         "lr": args.lr,
-        "blocks": blocks,
+        "blocks": network.blocks,
+        "half_blocks": network.half_blocks,
     }
     if not segments or any(segments[-1][k] != now[k] for k in SEGMENT_SETTINGS):
         segments.append(now)
@@ -192,6 +202,7 @@ def describe_segments(segments: list[dict]) -> str:
         f"batch {s['batch']} of {s['crop']}x{s['crop']} crops"
         + (", bf16 transforms" if s["bf16"] else "")
         + (f", {s['blocks']} residual blocks per transform stage" if s["blocks"] else "")
+        + (f", {s['half_blocks']} at 1/2 resolution" if s["half_blocks"] else "")
         + f" from step {s['from']}"
         for s in segments
     )
@@ -256,7 +267,13 @@ def main() -> None:
     parser.add_argument(
         "--blocks",
         type=int,
-        help="grow the transforms to this many residual blocks per stage (identity at first)",
+        help="grow the transforms to this many residual blocks per stage at 1/4 and 1/8 "
+        "resolution (identity at first)",
+    )
+    parser.add_argument(
+        "--half-blocks",
+        type=int,
+        help="grow the transforms to this many residual blocks at 1/2 resolution",
     )
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument(
@@ -283,11 +300,16 @@ def main() -> None:
         state = torch.load(checkpoint, map_location=args.device, weights_only=True)
     elif args.init is not None:
         state = state_from_shipped(args.init)
-    config = state["config"] if state else {"n": args.n, "blocks": args.blocks or 0}
+    growth = {
+        key: value
+        for key, value in (("blocks", args.blocks), ("half_blocks", args.half_blocks))
+        if value is not None
+    }
+    config = state["config"] if state else {"n": args.n, **growth}
     grown_from = None
-    if state and args.blocks is not None and args.blocks != config.get("blocks", 0):
+    if state and any(config.get(key, 0) != value for key, value in growth.items()):
         grown_from = NetworkConfig.from_run(config)
-        config = {**config, "blocks": args.blocks}
+        config = {**config, **growth}
         for key in ("model", "ema"):
             if key in state:
                 state[key] = grown_state(state[key], grown_from, NetworkConfig.from_run(config))
@@ -336,14 +358,16 @@ def main() -> None:
         if added:
             log(f"added {added} rate levels below the trained ones (LAMBDAS {LAMBDAS})")
         if grown_from is not None:
-            log(f"grew transforms from {grown_from.blocks} to {args.blocks} blocks per stage")
+            log(
+                f"grew transforms from {grown_from.blocks} + {grown_from.half_blocks} to "
+                f"{network_config.blocks} + {network_config.half_blocks} blocks (1/4 and 1/8 "
+                "stages + 1/2 stage)"
+            )
         step = state["step"]
         for group, factor in zip(optimizer.param_groups, learning_rate_factors, strict=True):
             group["lr"] = factor * args.lr
         log(f"resumed at step {step} (groups: {network_config.groups})")
-    segments = recipe_segments(
-        state.get("segments") if state else None, step, args, network_config.blocks
-    )
+    segments = recipe_segments(state.get("segments") if state else None, step, args, network_config)
     average = WeightAverage(net, args.ema_decay, state.get("ema") if state else None)
     averaged_net = ImageNetwork(network_config).to(args.device)
 

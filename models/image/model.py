@@ -12,7 +12,8 @@ Weights file: safetensors with float16 transforms (``g_a.*``, ``h_a.*``, ``g_s.*
 ``gain`` / ``inverse_gain`` (levels, M), the integer network ``h_s.*`` and the hyper-latent
 tables ``z_tables.frequencies`` (Z, K) int32 zero-padded, ``z_tables.lengths`` (Z,),
 ``z_tables.offsets`` (Z,). Header metadata holds the widths, the group sizes, the number of
-residual blocks per transform stage (``blocks``, absent = 0) and the name.
+residual blocks per transform stage at 1/4 and 1/8 resolution (``blocks``, absent = 0) and
+at 1/2 resolution (``half_blocks``, absent = 0), and the name.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def network_config(metadata: dict[str, str]) -> NetworkConfig:
         z=int(metadata["z"]),
         groups=groups if len(groups) > 1 else None,
         blocks=int(metadata.get("blocks", 0)),
+        half_blocks=int(metadata.get("half_blocks", 0)),
     )
 
 

@@ -36,7 +36,8 @@ MEAN_STEPS = 16
 @dataclass(frozen=True)
 class NetworkConfig:
     """Widths: n (transforms), m (latent channels), z (hyper-latent channels); ``blocks``:
-    residual bottleneck blocks per transform stage at 1/4 and 1/8 resolution."""
+    residual bottleneck blocks per transform stage at 1/4 and 1/8 resolution;
+    ``half_blocks``: blocks in the stage at 1/2 resolution."""
 
     n: int = 128
     m: int = 192
@@ -44,15 +45,18 @@ class NetworkConfig:
     levels: int = len(LAMBDAS)
     groups: tuple[int, ...] | None = None  # channel group sizes; None = hyperprior only
     blocks: int = 0
+    half_blocks: int = 0
 
     @classmethod
     def from_run(cls, config: dict) -> NetworkConfig:
-        """The config of a run state's ``config`` dict (n, optional groups and blocks)."""
+        """The config of a run state's ``config`` dict (n, optional groups, blocks and
+        half_blocks)."""
         groups = config.get("groups")
         return cls(
             n=config["n"],
             groups=tuple(groups) if groups else None,
             blocks=config.get("blocks", 0),
+            half_blocks=config.get("half_blocks", 0),
         )
 
 
@@ -88,16 +92,17 @@ class BottleneckBlock(nn.Module):
 
 
 def transform_layers(config: NetworkConfig) -> tuple[nn.Sequential, nn.Sequential]:
-    """(g_a, g_s) of a config: four 5x5 stride-2 (de)convolutions with GDN/IGDN, and
-    ``config.blocks`` bottleneck blocks after the layers that leave 1/4 and 1/8 resolution."""
+    """(g_a, g_s) of a config: four 5x5 stride-2 (de)convolutions with GDN/IGDN,
+    ``config.blocks`` bottleneck blocks after the layers that leave 1/4 and 1/8 resolution
+    and ``config.half_blocks`` after the layer that leaves 1/2 resolution."""
     gdn = compressai_module("layers").GDN
-    n, m, k = config.n, config.m, config.blocks
+    n, m = config.n, config.m
 
-    def blocks() -> list[nn.Module]:
-        return [BottleneckBlock(n) for _ in range(k)]
+    def blocks(count: int = config.blocks) -> list[nn.Module]:
+        return [BottleneckBlock(n) for _ in range(count)]
 
     g_a = nn.Sequential(
-        _conv(3, n), gdn(n),
+        _conv(3, n), gdn(n), *blocks(config.half_blocks),
         _conv(n, n), gdn(n), *blocks(),
         _conv(n, n), gdn(n), *blocks(),
         _conv(n, m),
@@ -105,25 +110,41 @@ def transform_layers(config: NetworkConfig) -> tuple[nn.Sequential, nn.Sequentia
     g_s = nn.Sequential(
         _deconv(m, n), gdn(n, inverse=True), *blocks(),
         _deconv(n, n), gdn(n, inverse=True), *blocks(),
-        _deconv(n, n), gdn(n, inverse=True),
+        _deconv(n, n), gdn(n, inverse=True), *blocks(config.half_blocks),
         _deconv(n, 3),
     )  # fmt: skip
     return g_a, g_s
 
 
+def _layer_labels(layers: nn.Sequential) -> list[tuple[int, int]]:
+    """(non-block layers before it, position among the blocks that follow that layer) for each
+    layer: the same label names the same layer in transforms with more blocks."""
+    labels, base, block = [], 0, 0
+    for layer in layers:
+        if type(layer) is BottleneckBlock:
+            block += 1
+        else:
+            base, block = base + 1, 0
+        labels.append((base, block))
+    return labels
+
+
 def grown_state(state: dict[str, torch.Tensor], old: NetworkConfig, new: NetworkConfig) -> dict:
-    """A state dict of ``old`` (fewer blocks) renamed for ``new``: the (de)convolutions and
-    GDNs keep their weights at their new positions in g_a/g_s; the added blocks are missing
+    """A state dict of ``old`` (fewer blocks) renamed for ``new``: the (de)convolutions, GDNs
+    and existing blocks keep their weights at their new positions in g_a/g_s (a stage's
+    existing blocks stay its first ones); the added blocks are missing
     (they keep their identity initialisation when loaded with strict=False)."""
-    if new.blocks < old.blocks:
-        raise ValueError(f"cannot shrink transforms from {old.blocks} to {new.blocks} blocks")
+    if new.blocks < old.blocks or new.half_blocks < old.half_blocks:
+        raise ValueError(
+            f"cannot shrink transforms from {old.blocks} + {old.half_blocks} "
+            f"to {new.blocks} + {new.half_blocks} blocks"
+        )
     positions = {}
     for name, old_layers, new_layers in zip(
         ("g_a", "g_s"), transform_layers(old), transform_layers(new), strict=True
     ):
-        old_base = [i for i, layer in enumerate(old_layers) if type(layer) is not BottleneckBlock]
-        new_base = [i for i, layer in enumerate(new_layers) if type(layer) is not BottleneckBlock]
-        positions[name] = dict(zip(old_base, new_base, strict=True))
+        new_index = {label: i for i, label in enumerate(_layer_labels(new_layers))}
+        positions[name] = {i: new_index[label] for i, label in enumerate(_layer_labels(old_layers))}
     grown = {}
     for key, value in state.items():
         prefix, _, rest = key.partition(".")

@@ -12,7 +12,7 @@ from models.image.network import BottleneckBlock, ImageNetwork, NetworkConfig, g
 from models.image.subpixel import subpixel_synthesis
 
 SMALL = NetworkConfig(n=32, m=64, z=32, groups=(16, 48))
-GROWN = NetworkConfig(n=32, m=64, z=32, groups=(16, 48), blocks=2)
+GROWN = NetworkConfig(n=32, m=64, z=32, groups=(16, 48), blocks=2, half_blocks=1)
 RATE = torch.tensor([3.5])
 
 
@@ -40,14 +40,36 @@ def test_growing_keeps_the_function_and_the_blocks_then_take_part():
     assert result.missing_keys and all(
         ".reduce." in k or ".mix." in k or ".expand." in k for k in result.missing_keys
     )
-    assert sum(isinstance(m, BottleneckBlock) for m in grown.modules()) == 2 * 2 * GROWN.blocks
+    per_transform = 2 * GROWN.blocks + GROWN.half_blocks
+    assert sum(isinstance(m, BottleneckBlock) for m in grown.modules()) == 2 * per_transform
     x = torch.rand(1, 3, 64, 64)
     before, after = outputs(small, x), outputs(grown, x)
     for key in ("x_hat", "y", "z"):
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
     with torch.no_grad():
         grown.g_s[2].expand.weight.normal_(0, 0.05)
-    assert not torch.allclose(outputs(grown, x)["x_hat"], before["x_hat"])
+    with_quarter_block = outputs(grown, x)["x_hat"]
+    assert not torch.allclose(with_quarter_block, before["x_hat"])
+    half_resolution_block = grown.g_s[-2]  # between the last two transposed convolutions
+    assert isinstance(half_resolution_block, BottleneckBlock)
+    with torch.no_grad():
+        half_resolution_block.expand.weight.normal_(0, 0.05)
+    assert not torch.allclose(outputs(grown, x)["x_hat"], with_quarter_block)
+
+
+def test_growing_keeps_the_blocks_a_network_already_has():
+    old_config = NetworkConfig(n=32, m=64, z=32, groups=(16, 48), blocks=1)
+    new_config = NetworkConfig(n=32, m=64, z=32, groups=(16, 48), blocks=2, half_blocks=2)
+    old = trained_like(old_config)
+    new = ImageNetwork(new_config).eval()
+    result = new.load_state_dict(grown_state(old.state_dict(), old_config, new_config), False)
+    assert not result.unexpected_keys
+    added_blocks = 2 * (2 * 1 + 2)  # per transform: one more in 2 stages, two at 1/2 res
+    assert len(result.missing_keys) == added_blocks * 6  # 3 convolutions, weight and bias
+    x = torch.rand(1, 3, 64, 64)
+    before, after = outputs(old, x), outputs(new, x)
+    for key in ("x_hat", "y", "z"):
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
 
 
 def test_transforms_do_not_shrink():
