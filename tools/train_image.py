@@ -86,17 +86,10 @@ def state_from_shipped(path: Path) -> dict:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-    shipped = network_config(meta)
-    config = {
-        "n": shipped.n,
-        "groups": list(shipped.groups) if shipped.groups else None,
-        "blocks": shipped.blocks,
-        "half_blocks": shipped.half_blocks,
-    }
     return {
         "model": float_training_state(tensors),
         "step": int(meta.get("step", 0)),
-        "config": config,
+        "config": network_config(meta).run_config(),
     }
 
 
@@ -310,9 +303,10 @@ def main() -> None:
     if state and any(config.get(key, 0) != value for key, value in growth.items()):
         grown_from = NetworkConfig.from_run(config)
         config = {**config, **growth}
+        grown_to = NetworkConfig.from_run(config)
         for key in ("model", "ema"):
             if key in state:
-                state[key] = grown_state(state[key], grown_from, NetworkConfig.from_run(config))
+                state[key] = grown_state(state[key], grown_from, grown_to)
         state.pop("optimizer", None)  # parameter order changed: Adam restarts
     network_config = NetworkConfig.from_run(config)
     net = ImageNetwork(network_config).to(args.device)

@@ -59,6 +59,15 @@ class NetworkConfig:
             half_blocks=config.get("half_blocks", 0),
         )
 
+    def run_config(self) -> dict:
+        """The run state's ``config`` dict of this config (inverse of :meth:`from_run`)."""
+        return {
+            "n": self.n,
+            "groups": list(self.groups) if self.groups else None,
+            "blocks": self.blocks,
+            "half_blocks": self.half_blocks,
+        }
+
 
 def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
