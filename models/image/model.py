@@ -30,7 +30,7 @@ from entropy import IndexedFamily, TableSet
 from entropy.tables import DEFAULT_PRECISION
 from models.image.integer import IntegerNetwork
 from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig
-from models.image.subpixel import subpixel_synthesis
+from models.image.subpixel import inference_synthesis
 
 HYPER_INPUT_BOUND = 4096
 
@@ -73,7 +73,7 @@ class ImageModel:
             raise ValueError(f"weights file lacks {needed[:3]}")
         self._refinable = not missing  # the file carries float copies of every part
         self.network = network.eval().requires_grad_(False)
-        self._g_s = subpixel_synthesis(network.g_s).eval()
+        self._g_s = inference_synthesis(network.g_s).eval()
         self.h_s = IntegerNetwork.from_tensors(tensors, "h_s")
         lengths = tensors["z_tables.lengths"].tolist()
         frequencies = tensors["z_tables.frequencies"].numpy().astype(np.int64)

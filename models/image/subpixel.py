@@ -8,13 +8,17 @@ channels, one per phase (r_y, r_x), followed by a 2x pixel shuffle: the same fun
 the same weights, computed as a plain convolution. On this CPU with the native (non-oneDNN)
 kernels, which the decoder uses for thread-count determinism, that is 1.6-1.9x faster for the
 wide layers; the last layer (3 output channels) stays a transposed convolution, which is
-faster there. Which form a layer uses depends on its shape only, never on timing.
+faster there. Which form a layer uses depends on its shape only, never on timing. The 3x3
+convolution itself runs as tap-wise matrix products (:func:`models.image.gemm_conv.conv3x3`).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from models.image.gemm_conv import GemmBottleneck, GemmInverseGDN, conv3x3
+from models.image.network import BottleneckBlock
 
 #: Kernel tap used by output phase r for input offset d = -1, 0, +1 (5 = no tap).
 _TAPS = torch.tensor([[4, 2, 0], [5, 3, 1]])
@@ -43,17 +47,25 @@ class SubpixelConv(nn.Module):
         self.register_buffer("bias", bias.repeat_interleave(4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = nn.functional.conv2d(x, self.weight, self.bias, padding=1)
-        return nn.functional.pixel_shuffle(y, 2)
+        phases = conv3x3(x, self.weight, self.bias)  # (B, 4C, H, W), a strided view
+        batch, channels, h, w = phases.shape
+        # pixel shuffle: out[c, 2i + ry, 2j + rx] = phases[4c + 2ry + rx, i, j], one copy
+        grid = phases.view(batch, channels // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)
+        return grid.reshape(batch, channels // 4, 2 * h, 2 * w)
 
 
-def subpixel_synthesis(g_s: nn.Sequential) -> nn.Sequential:
-    """A copy of ``g_s`` whose wide stride-2 transposed convolutions run in sub-pixel form."""
-    return nn.Sequential(
-        *(
-            SubpixelConv(layer)
-            if isinstance(layer, nn.ConvTranspose2d) and layer.out_channels >= MIN_SUBPIXEL_CHANNELS
-            else layer
-            for layer in g_s
-        )
-    )
+def _inference_layer(layer: nn.Module) -> nn.Module:
+    if isinstance(layer, nn.ConvTranspose2d) and layer.out_channels >= MIN_SUBPIXEL_CHANNELS:
+        return SubpixelConv(layer)
+    if isinstance(layer, BottleneckBlock):
+        return GemmBottleneck(layer)
+    if getattr(layer, "inverse", False):  # CompressAI's GDN(inverse=True)
+        return GemmInverseGDN(layer)
+    return layer
+
+
+def inference_synthesis(g_s: nn.Sequential) -> nn.Sequential:
+    """The decoder's copy of ``g_s`` (same function): wide stride-2 transposed convolutions in
+    sub-pixel form, bottleneck blocks and inverse GDNs as matrix products
+    (:mod:`models.image.gemm_conv`)."""
+    return nn.Sequential(*(_inference_layer(layer) for layer in g_s))

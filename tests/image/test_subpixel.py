@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.image.subpixel import SubpixelConv, subpixel_synthesis
+from models.image.subpixel import SubpixelConv, inference_synthesis
 
 
 @pytest.mark.parametrize("shape", [(1, 6, 5, 7), (2, 3, 1, 1), (1, 4, 8, 3)])
@@ -26,6 +26,6 @@ def test_other_transposed_convs_are_refused():
 def test_narrow_layers_keep_the_transposed_form():
     wide = torch.nn.ConvTranspose2d(8, 16, 5, stride=2, padding=2, output_padding=1)
     narrow = torch.nn.ConvTranspose2d(16, 3, 5, stride=2, padding=2, output_padding=1)
-    converted = subpixel_synthesis(torch.nn.Sequential(wide, torch.nn.ReLU(), narrow))
+    converted = inference_synthesis(torch.nn.Sequential(wide, torch.nn.ReLU(), narrow))
     assert isinstance(converted[0], SubpixelConv)
     assert converted[2] is narrow

@@ -9,7 +9,7 @@ import torch
 
 from models.image.iscs import channel_saliency, permute_state
 from models.image.network import BottleneckBlock, ImageNetwork, NetworkConfig, grown_state
-from models.image.subpixel import subpixel_synthesis
+from models.image.subpixel import inference_synthesis
 
 SMALL = NetworkConfig(n=32, m=64, z=32, groups=(16, 48))
 GROWN = NetworkConfig(n=32, m=64, z=32, groups=(16, 48), blocks=2, half_blocks=1)
@@ -77,7 +77,7 @@ def test_transforms_do_not_shrink():
         grown_state(ImageNetwork(GROWN).state_dict(), GROWN, SMALL)
 
 
-def test_iscs_permutation_and_subpixel_synthesis_with_blocks():
+def test_iscs_permutation_and_inference_synthesis_with_blocks():
     net = trained_like(GROWN)
     state = net.state_dict()
     order = torch.argsort(channel_saliency(state), descending=True)
@@ -89,4 +89,4 @@ def test_iscs_permutation_and_subpixel_synthesis_with_blocks():
         torch.testing.assert_close(permuted.g_a(x), y[:, order], rtol=0, atol=1e-5)
         expected = net.g_s(y)
         torch.testing.assert_close(permuted.g_s(y[:, order]), expected, rtol=0, atol=1e-5)
-        torch.testing.assert_close(subpixel_synthesis(net.g_s)(y), expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(inference_synthesis(net.g_s)(y), expected, rtol=0, atol=1e-5)
