@@ -42,6 +42,7 @@ from models.image.network import (  # noqa: E402
     round_ste,
     scale_from_index,
 )
+from tools.cpu_bf16 import emulated_bf16_warning  # noqa: E402
 from tools.run_state import save_run_state  # noqa: E402
 from tools.train_image import (  # noqa: E402
     averaged_network,
@@ -140,6 +141,8 @@ def main() -> None:
         with open(args.run / "train.log", "a") as f:
             print(message, file=f)
 
+    if args.bf16 and (warning := emulated_bf16_warning("cpu")):
+        log(warning)
     before = held_out_rd(net, held_out)
     log(f"polish at step {state['step']}: {args}\npolish before: {describe_rd(before)}")
     rng = random.Random(state["step"])

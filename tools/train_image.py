@@ -41,6 +41,7 @@ from models.image.network import (  # noqa: E402
     NetworkConfig,
     grown_state,
 )
+from tools.cpu_bf16 import emulated_bf16_warning  # noqa: E402
 from tools.run_state import save_run_state, stop_on_sigterm  # noqa: E402
 
 
@@ -284,6 +285,9 @@ def main() -> None:
         with open(log_path, "a") as f:
             print(message, file=f)
 
+    if args.bf16 and (warning := emulated_bf16_warning(args.device)):
+        print(warning, file=sys.stderr)
+        log(warning)
     images = load_images(args.data)
     train, held_out = images[: -args.holdout], images[-args.holdout :]
 

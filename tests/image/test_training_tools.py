@@ -68,3 +68,16 @@ def test_polish_lowers_the_rate_and_keeps_the_transforms():
     assert after < 0.97 * before, (before, after)  # measured: -6 %
     state = net.state_dict()
     assert all(torch.equal(state[k], v) for k, v in frozen.items())
+
+
+def test_bf16_warning_only_on_cpus_without_bf16_units(tmp_path):
+    from tools.cpu_bf16 import cpu_flags, emulated_bf16_warning
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse2", "avx2", "fma"}
+    assert cpu_flags(tmp_path / "missing") is None
+    assert "drop --bf16" in emulated_bf16_warning("cpu", {"avx2", "fma"})
+    assert emulated_bf16_warning("cpu", {"avx2", "amx_bf16"}) is None
+    assert emulated_bf16_warning("cpu", {"avx512f", "avx512_bf16"}) is None
+    assert emulated_bf16_warning("cuda", {"avx2"}) is None
