@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from models.image.model import ImageModel
-from models.image.subpixel import MIN_SUBPIXEL_CHANNELS, SubpixelConv, inference_synthesis
+from models.image.subpixel import SubpixelConv, has_subpixel_form, inference_synthesis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,13 +52,7 @@ def main() -> None:
     forms = {
         "transposed": g_s,
         "subpixel, F.conv2d": nn.Sequential(
-            *(
-                ConvSubpixel(layer)
-                if isinstance(layer, nn.ConvTranspose2d)
-                and layer.out_channels >= MIN_SUBPIXEL_CHANNELS
-                else layer
-                for layer in g_s
-            )
+            *(ConvSubpixel(layer) if has_subpixel_form(layer) else layer for layer in g_s)
         ),
         "inference_synthesis": inference_synthesis(g_s),
     }

@@ -54,8 +54,13 @@ class SubpixelConv(nn.Module):
         return grid.reshape(batch, channels // 4, 2 * h, 2 * w)
 
 
+def has_subpixel_form(layer: nn.Module) -> bool:
+    """Whether the decoder runs ``layer`` as a :class:`SubpixelConv` (a wide transposed conv)."""
+    return isinstance(layer, nn.ConvTranspose2d) and layer.out_channels >= MIN_SUBPIXEL_CHANNELS
+
+
 def _inference_layer(layer: nn.Module) -> nn.Module:
-    if isinstance(layer, nn.ConvTranspose2d) and layer.out_channels >= MIN_SUBPIXEL_CHANNELS:
+    if has_subpixel_form(layer):
         return SubpixelConv(layer)
     if isinstance(layer, BottleneckBlock):
         return GemmBottleneck(layer)
