@@ -211,37 +211,49 @@ def learning_rate_text(lr: float) -> str:
 REPORT_LEVELS = (0, 2, 5, 8)  # 2, 5, 8: the lambdas of levels 0, 3, 6 before 2026-11-26
 
 
+def psnr_8bit(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR in dB of x_hat, clamped to [0, 1] and rounded to 8 bits, against x (same shape)."""
+    x_hat = torch.round(x_hat.clamp(0, 1) * 255) / 255
+    return -10 * math.log10(max((x_hat - x).pow(2).mean().item(), 1e-10))
+
+
 @torch.no_grad()
-def held_out_rd(net: ImageNetwork, images: list[np.ndarray]) -> list[tuple[float, float]]:
-    """(bits per pixel, PSNR dB) per level of REPORT_LEVELS, averaged over ``images``
-    (cropped to multiples of 64), as coded: rounded latents (the float model's -log2
-    likelihood; the real files stay within a few % of it, see the exporter's integer-path
-    line) and 8-bit decoded pixels. The training loss's noisy-latent rate overstates the
-    low levels (0.28 instead of 0.12 bpp at level 0 at step 42,116)."""
+def held_out_rd(net: ImageNetwork, images: list[np.ndarray]) -> list[tuple[float, float, float]]:
+    """(bits per pixel, PSNR dB, transform ceiling dB) per level of REPORT_LEVELS, averaged
+    over ``images`` (cropped to multiples of 64). Bits and PSNR as coded: rounded latents (the
+    float model's -log2 likelihood; the real files stay within a few % of it, see the
+    exporter's integer-path line) and 8-bit decoded pixels. The training loss's noisy-latent
+    rate overstates the low levels (0.28 instead of 0.12 bpp at level 0 at step 42,116). The
+    ceiling is the PSNR of the transforms alone, g_s(g_a(x) * gain * inverse gain) without
+    quantization: no rate can decode better than it (docs/image.md, "Transform ceiling")."""
     was_training = net.training
     net.eval()
     rows = []
     for level in REPORT_LEVELS:
         bits = pixels = 0.0
-        psnrs = []
+        psnrs, ceilings = [], []
         rate = torch.tensor([float(level)])
-        _, inverse_gain = net.gains(rate)
+        gain, inverse_gain = net.gains(rate)
         for image in images:
             h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64
             x = torch.from_numpy(image[:h, :w].copy()).permute(2, 0, 1)[None].float() / 255
-            y_hat, y_bits, z_bits = net.code_rounded(x, rate)
+            y = net.g_a(x) * gain
+            y_hat, y_bits, z_bits = net.rounded_latents(y)
             bits += float(y_bits + z_bits)
             pixels += h * w
-            x_hat = torch.round(net.g_s(y_hat * inverse_gain).clamp(0, 1) * 255) / 255
-            psnrs.append(-10 * math.log10(max((x_hat - x).pow(2).mean().item(), 1e-10)))
-        rows.append((bits / pixels, float(np.mean(psnrs))))
+            psnrs.append(psnr_8bit(net.g_s(y_hat * inverse_gain), x))
+            ceilings.append(psnr_8bit(net.g_s(y * inverse_gain), x))
+        rows.append((bits / pixels, float(np.mean(psnrs)), float(np.mean(ceilings))))
     net.train(was_training)
     return rows
 
 
-def describe_rd(rows: list[tuple[float, float]]) -> str:
+def describe_rd(rows: list[tuple[float, float, float]]) -> str:
     pairs = zip(REPORT_LEVELS, rows, strict=True)
-    return " | ".join(f"L{level}: {bpp:.4f} bpp {psnr:.2f} dB" for level, (bpp, psnr) in pairs)
+    return " | ".join(
+        f"L{level}: {bpp:.4f} bpp {psnr:.2f} dB (ceiling {ceiling:.2f})"
+        for level, (bpp, psnr, ceiling) in pairs
+    )
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from entropy.tables import DEFAULT_PRECISION
 from models.image.integer import IntegerNetwork
 from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig
 from models.image.subpixel import inference_synthesis
+from models.image.tiling import HALO, SMALL_HALO, tiled
 
 HYPER_INPUT_BOUND = 4096
 
@@ -98,14 +99,16 @@ class ImageModel:
 
     @torch.no_grad()
     def analysis(self, x: torch.Tensor, rate: float) -> torch.Tensor:
-        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> gained latent y (1,M,H/16,W/16)."""
+        """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> gained latent y (1,M,H/16,W/16);
+        large images tile by tile (models.image.tiling)."""
         gain, _ = self.network.gains(self._rate(rate))
-        return self.network.g_a(x) * gain
+        return tiled(self.network.g_a, x, 16, 1, HALO) * gain
 
     @torch.no_grad()
     def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
         """Gained latent y (1,M,h,w) -> integer-valued hyper-latent z (1,Z,h/4,w/4), float32."""
-        return torch.round(self.network.h_a(y)).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
+        z = tiled(self.network.h_a, y, 4, 1, SMALL_HALO, latents_per_unit=4)
+        return torch.round(z).clamp(-HYPER_INPUT_BOUND, HYPER_INPUT_BOUND)
 
     def refine(
         self, x: torch.Tensor, y: torch.Tensor, rate: float, steps: int, progress: bool = False
@@ -127,7 +130,7 @@ class ImageModel:
     def hyper_parameters(self, z_hat: torch.Tensor) -> torch.Tensor:
         """Integer hyper-synthesis: z_hat (1,Z,h,w) integers -> (1,2M,4h,4w) float64 integers:
         means in 1/MEAN_STEPS steps, then scale indexes."""
-        return self.h_s(z_hat)
+        return tiled(self.h_s, z_hat, 1, 4, SMALL_HALO, latents_per_unit=4)
 
     @torch.no_grad()
     def group_parameters(
@@ -142,7 +145,7 @@ class ImageModel:
         params = hyper_k
         if self.context:
             inputs = torch.cat([hyper_k, previous, anchors], dim=1)
-            params = hyper_k + self.context[k](inputs)
+            params = hyper_k + tiled(self.context[k], inputs, 1, 1, SMALL_HALO)
         means = params[:, :size].clamp(-(2.0**20), 2.0**20)
         return means, params[:, size:].clamp(0, SCALE_LEVELS - 1)
 
@@ -152,13 +155,14 @@ class ImageModel:
 
         oneDNN convolutions round differently with different thread counts; the native
         im2col + GEMM path gives the same pixels with 1 or N threads. The wide transposed
-        convolutions run in their sub-pixel form (models.image.subpixel).
+        convolutions run in their sub-pixel form (models.image.subpixel); large images run
+        tile by tile (models.image.tiling).
         """
         _, inverse_gain = self.network.gains(self._rate(rate))
         with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs when toggling
             warnings.simplefilter("ignore", UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
-                return self._g_s(y_hat.float() * inverse_gain)
+                return tiled(self._g_s, y_hat.float() * inverse_gain, 1, 16, HALO)
 
 
 def float_training_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,6 +1,7 @@
 """Training tools of the image codec with the shipped weights: bfloat16 transforms
 (tools/train_image.py --bf16) train the same objective as float32; the entropy-model polish
-(tools/polish_image_entropy.py) lowers the rate and leaves the transforms alone."""
+(tools/polish_image_entropy.py) lowers the rate and leaves the transforms alone; the held-out
+report's transform ceiling bounds the coded PSNR."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from models.image.codec import WEIGHTS
 from models.image.model import ImageModel
 from tests.conftest import ROOT
 from tools.polish_image_entropy import ENTROPY_PARTS, polish, rate_loss
+from tools.train_image import REPORT_LEVELS, held_out_rd
 
 # a 128x128 crop of the bundled photo
 CROP = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))[64:192, :128]
@@ -81,3 +83,15 @@ def test_bf16_warning_only_on_cpus_without_bf16_units(tmp_path):
     assert emulated_bf16_warning("cpu", {"avx2", "amx_bf16"}) is None
     assert emulated_bf16_warning("cpu", {"avx512f", "avx512_bf16"}) is None
     assert emulated_bf16_warning("cuda", {"avx2"}) is None
+
+
+def test_held_out_report_ceiling_bounds_the_coded_psnr():
+    net = ImageModel.load(WEIGHTS).float_network()
+    photo = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))
+    rows = held_out_rd(net, [photo])
+    assert len(rows) == len(REPORT_LEVELS)
+    rates = [bpp for bpp, _, _ in rows]
+    assert rates == sorted(rates) and rates[0] > 0
+    gaps = [ceiling - psnr for _, psnr, ceiling in rows]
+    assert all(gap > 0 for gap in gaps), gaps  # quantization only loses
+    assert gaps == sorted(gaps, reverse=True), gaps  # more rate, closer to the ceiling

@@ -1,0 +1,59 @@
+"""Tiled networks (models/image/tiling.py) compute the whole-image function: on a real photo,
+with tiles far smaller than the codec's, the analysis and the synthesis give the values of the
+whole-image path, and the codec's files and decoded pixels stay the same (the integer
+hyper-synthesis and context networks tiled as well)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+import codec
+from models.image import tiling
+from models.image.codec import WEIGHTS
+from models.image.model import ImageModel
+from tests.conftest import ROOT
+
+# 384x256: a 24x16 latent grid, six 8x8 tiles
+PHOTO = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))
+
+
+def test_tiled_transforms_equal_the_whole_image(monkeypatch):
+    model = ImageModel.load(WEIGHTS)
+    x = torch.from_numpy(PHOTO.copy()).permute(2, 0, 1)[None].float() / 255
+    y = model.analysis(x, 5.0)  # 16x24 latents: one tile
+    x_hat = model.synthesis(torch.round(y), 5.0)
+    monkeypatch.setattr(tiling, "TILE", 8)
+    tiled_y = model.analysis(x, 5.0)
+    tiled_x_hat = model.synthesis(torch.round(y), 5.0)
+    assert tiled_y.shape == y.shape == (1, model.config.m, 16, 24)
+    assert tiled_x_hat.shape == x_hat.shape == (1, 3, 256, 384)
+    # the halo covers the receptive field: measured bit-identical, float rounding allowed
+    torch.testing.assert_close(tiled_y, y, rtol=0, atol=1e-5)
+    torch.testing.assert_close(tiled_x_hat, x_hat, rtol=0, atol=1e-5)
+
+
+def test_codec_files_and_pixels_do_not_depend_on_the_tile_size(monkeypatch):
+    image = PHOTO[:200, :300]  # odd size: padded to 256x320, a 16x20 latent grid
+    blob = codec.encode(image, kind="image", quality=4)
+    decoded = codec.decode(blob).media
+    monkeypatch.setattr(tiling, "TILE", 4)
+    assert codec.encode(image, kind="image", quality=4) == blob
+    assert np.array_equal(codec.decode(blob).media, decoded)
+
+
+def test_grids_up_to_one_tile_take_the_whole_image_path():
+    calls = []
+
+    def upsample(v: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(v.shape[2:]))
+        return v.repeat_interleave(16, 2).repeat_interleave(16, 3)[:, :3]
+
+    tiling.tiled(upsample, torch.zeros(1, 4, tiling.TILE, 5), 1, 16, tiling.HALO)
+    assert calls == [(tiling.TILE, 5)]
+    calls.clear()
+    y = torch.arange(4 * (tiling.TILE + 1) * 5, dtype=torch.float32).reshape(1, 4, -1, 5)
+    out = tiling.tiled(upsample, y, 1, 16, tiling.HALO)
+    assert calls == [(tiling.TILE + 1, 5), (1 + tiling.HALO, 5)]
+    assert torch.equal(out, upsample(y))
