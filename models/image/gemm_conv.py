@@ -1,4 +1,5 @@
-"""The synthesis transform's stride-1 convolutions as explicit matrix products (inference only).
+"""The synthesis transform's stride-1 convolutions as explicit matrix products (inference only;
+:func:`conv3x3` also runs the 3x3 layers of the integer networks, on float64 integers).
 
 The decoder runs the synthesis without oneDNN, whose results change with the thread count.
 Torch's native fallback computes a 3x3 convolution by copying the input nine times (im2col)

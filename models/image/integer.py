@@ -9,7 +9,9 @@ arithmetic, so encoder and decoder agree bit for bit on any machine. A layer com
 
 with int8 weights W (per-output-channel scale folded into the integer multiplier m) and
 bounds checked at export time so that |acc * m| < 2**52. Tensors are float64 holding
-integers: BLAS/im2col convolutions are exact on them whatever the summation order.
+integers: BLAS/im2col convolutions are exact on them whatever the summation order, and so
+are the tap-wise matrix products of ``models.image.gemm_conv.conv3x3`` that the 3x3
+stride-1 layers use (2-2.5x faster than ``F.conv2d`` on float64 for grids of ~100x100).
 
 ``export_integer_network`` converts a trained float ``nn.Sequential`` (Conv2d /
 ConvTranspose2d / ReLU) using activation ranges measured on calibration inputs.
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from models.image.gemm_conv import conv3x3
 
 EXACT_LIMIT = 2.0**52
 WEIGHT_MAX = 127
@@ -53,6 +57,8 @@ class IntegerLayer:
             acc = F.conv_transpose2d(
                 x, self.weight, self.bias, self.stride, self.padding, self.stride - 1
             )
+        elif self.weight.shape[-2:] == (3, 3) and (self.stride, self.padding) == (1, 1):
+            acc = conv3x3(x, self.weight, self.bias)  # exact too, 2-2.5x faster on big grids
         else:
             acc = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
         shape = (1, -1, 1, 1)
