@@ -269,7 +269,8 @@ def decode_file(
             atomic_output(dst, force) as tmp,
             _stream_errors(),
         ):
-            decoded = codec.decode(header, iter(chunks), DecodeOptions(ref, salvage))
+            options = DecodeOptions(ref, salvage, progress)
+            decoded = codec.decode(header, iter(chunks), options)
             spec.media_module().write(decoded, tmp)
     seconds = time.perf_counter() - start
     size = sum(f.stat().st_size for f in dst.iterdir()) if dst.is_dir() else dst.stat().st_size

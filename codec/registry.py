@@ -78,10 +78,12 @@ _FLAGS = {
 @dataclass(frozen=True)
 class DecodeOptions:
     """``reference``: the media object the file was coded against (checkpoint kind);
-    ``salvage``: decode the intact chunks of a truncated or damaged file (video kind)."""
+    ``salvage``: decode the intact chunks of a truncated or damaged file (video kind);
+    ``progress``: the codec may show progress bars of long inner work."""
 
     reference: Any = None
     salvage: bool = False
+    progress: bool = False
 
 
 @dataclass

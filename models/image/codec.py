@@ -13,8 +13,9 @@ gives a preview (:meth:`ImageCodec.decode_preview`): missing groups take their h
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,8 +94,13 @@ class ImageCodec(Codec):
         model, weights_id = self._model()
         x = padded_input(image)
         rate = float(quality - 1)
-        y = model.analysis(x, rate)
-        plain = code_latent(model, y)
+        from models.image.tiling import tile_count
+
+        tiles = tile_count(x.shape[2] // 16, x.shape[3] // 16)
+        steps = tiles + len(model.groups)  # analysis tiles, then one step per coded group
+        with _progress(options.progress and tiles > 1, steps, "encoding image") as step:
+            y = model.analysis(x, rate, on_tile=step)
+            plain = code_latent(model, y, on_group=step)
         chunks = plain[0]
         if refine:  # the refined latent only where its file scores better (see refine.py)
             refined = code_latent(model, model.refine(x, y, rate, refine, options.progress))
@@ -108,12 +114,17 @@ class ImageCodec(Codec):
     def decode(
         self, header: ContainerHeader, chunks: Iterator[bytes], options: DecodeOptions
     ) -> np.ndarray:
-        return self.decode_preview(header, chunks, None)
+        return self.decode_preview(header, chunks, None, options.progress)
 
     def decode_preview(
-        self, header: ContainerHeader, chunks: Iterator[bytes], groups: int | None
+        self,
+        header: ContainerHeader,
+        chunks: Iterator[bytes],
+        groups: int | None,
+        progress: bool = False,
     ) -> np.ndarray:
-        """Decode using only the first ``groups`` channel groups (None: all of them)."""
+        """Decode using only the first ``groups`` channel groups (None: all of them);
+        ``progress``: a progress bar over the synthesis tiles of a large image."""
         import torch
 
         meta = header.metadata
@@ -148,15 +159,23 @@ class ImageCodec(Codec):
                     torch.from_numpy(q.astype(np.float64)) * MEAN_STEPS + (means[anchor])
                 )
             decoder.finish()
-        return _pixels(model, y_hat16, quality, height, width, channels)
+        from models.image.tiling import tile_count
+
+        tiles = tile_count(h, w)
+        with _progress(progress and tiles > 1, tiles, "synthesis") as step:
+            return _pixels(model, y_hat16, quality, height, width, channels, step)
 
 
 def code_latent(
-    model, y: torch.Tensor, rd_weight: float = RD_WEIGHT
+    model,
+    y: torch.Tensor,
+    rd_weight: float = RD_WEIGHT,
+    on_group: Callable[[], object] | None = None,
 ) -> tuple[list[bytes], torch.Tensor]:
     """Gained latent y (1,M,h,w) -> (chunks: hyper-latent, then one per channel group;
     y_hat16: the latent as decoded, in 1/MEAN_STEPS steps, (1,M,h,w) float64). Symbols are
-    chosen by :func:`rd_round` with ``rd_weight`` (0: plain rounding)."""
+    chosen by :func:`rd_round` with ``rd_weight`` (0: plain rounding); ``on_group`` is
+    called after each group (progress reports)."""
     import torch
 
     z = model.hyper_analysis(y)
@@ -173,7 +192,22 @@ def code_latent(
             _gaussian().encode(encoder, q.numpy().astype(np.int64), table)
             y_hat16[:, a:b][anchor] = q * MEAN_STEPS + means[anchor]
         chunks.append(encoder.to_bytes())
+        if on_group is not None:
+            on_group()
     return chunks, y_hat16
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int, desc: str) -> Iterator[Callable[[], object] | None]:
+    """A tqdm bar of ``total`` steps, yielding its ``update`` as the step callback (None,
+    and no bar, when not ``enabled``)."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit="step", leave=False) as bar:
+        yield bar.update
 
 
 def rd_round(v: torch.Tensor, tables: np.ndarray, rd_weight: float) -> torch.Tensor:
@@ -196,13 +230,20 @@ def rd_round(v: torch.Tensor, tables: np.ndarray, rd_weight: float) -> torch.Ten
 
 
 def _pixels(
-    model, y_hat16: torch.Tensor, quality: int, height: int, width: int, channels: int
+    model,
+    y_hat16: torch.Tensor,
+    quality: int,
+    height: int,
+    width: int,
+    channels: int,
+    on_tile: Callable[[], object] | None = None,
 ) -> np.ndarray:
     """Decoded latent y_hat16 (1,M,h,w) in 1/MEAN_STEPS steps -> (height, width, channels)
-    uint8 image."""
+    uint8 image (``on_tile``: called after each synthesis tile of a large image)."""
     import torch
 
-    x_hat = model.synthesis(y_hat16 / MEAN_STEPS, float(quality - 1))[0, :, :height, :width]
+    y_hat = y_hat16 / MEAN_STEPS
+    x_hat = model.synthesis(y_hat, float(quality - 1), on_tile)[0, :, :height, :width]
     pixels = torch.round(x_hat.clamp(0, 1) * 255)
     if channels == 1:
         pixels = torch.round(pixels.mean(dim=0, keepdim=True))

@@ -19,6 +19,7 @@ at 1/2 resolution (``half_blocks``, absent = 0), and the name.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -98,11 +99,13 @@ class ImageModel:
         return torch.tensor([float(rate)])
 
     @torch.no_grad()
-    def analysis(self, x: torch.Tensor, rate: float) -> torch.Tensor:
+    def analysis(
+        self, x: torch.Tensor, rate: float, on_tile: Callable[[], object] | None = None
+    ) -> torch.Tensor:
         """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> gained latent y (1,M,H/16,W/16);
-        large images tile by tile (models.image.tiling)."""
+        large images tile by tile (models.image.tiling), calling ``on_tile`` after each."""
         gain, _ = self.network.gains(self._rate(rate))
-        return tiled(self.network.g_a, x, 16, 1, HALO) * gain
+        return tiled(self.network.g_a, x, 16, 1, HALO, on_tile=on_tile) * gain
 
     @torch.no_grad()
     def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
@@ -150,19 +153,22 @@ class ImageModel:
         return means, params[:, size:].clamp(0, SCALE_LEVELS - 1)
 
     @torch.no_grad()
-    def synthesis(self, y_hat: torch.Tensor, rate: float) -> torch.Tensor:
+    def synthesis(
+        self, y_hat: torch.Tensor, rate: float, on_tile: Callable[[], object] | None = None
+    ) -> torch.Tensor:
         """y_hat: (1,M,h,w) gained latents -> (1,3,16h,16w) float in about [0,1].
 
         oneDNN convolutions round differently with different thread counts; the native
         im2col + GEMM path gives the same pixels with 1 or N threads. The wide transposed
         convolutions run in their sub-pixel form (models.image.subpixel); large images run
-        tile by tile (models.image.tiling).
+        tile by tile (models.image.tiling), calling ``on_tile`` after each.
         """
         _, inverse_gain = self.network.gains(self._rate(rate))
         with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs when toggling
             warnings.simplefilter("ignore", UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
-                return tiled(self._g_s, y_hat.float() * inverse_gain, 1, 16, HALO)
+                y = y_hat.float() * inverse_gain
+                return tiled(self._g_s, y, 1, 16, HALO, on_tile=on_tile)
 
 
 def float_training_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

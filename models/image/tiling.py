@@ -56,8 +56,10 @@ def tiled(
     scale_out: int,
     halo: int,
     latents_per_unit: int = 1,
+    on_tile: Callable[[], object] | None = None,
 ) -> torch.Tensor:
-    """network(x), computed tile by tile.
+    """network(x), computed tile by tile; ``on_tile`` (if given) is called after each
+    tile of a grid larger than one tile (progress reports).
 
     x: (B,C,H,W) with ``scale_in`` elements per grid unit along H and W; the network maps
     it to (B,C',H/scale_in*scale_out,W/scale_in*scale_out). A grid unit spans
@@ -79,4 +81,11 @@ def tiled(
             out[:, :, r0 * scale_out : r1 * scale_out, c0 * scale_out : c1 * scale_out] = part[
                 :, :, rows, columns
             ]
+            if on_tile is not None:
+                on_tile()
     return out
+
+
+def tile_count(h: int, w: int) -> int:
+    """Tiles of a latent grid of h x w positions (1 when it takes the whole-image path)."""
+    return -(-h // TILE) * -(-w // TILE)

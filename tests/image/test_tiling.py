@@ -57,3 +57,20 @@ def test_grids_up_to_one_tile_take_the_whole_image_path():
     out = tiling.tiled(upsample, y, 1, 16, tiling.HALO)
     assert calls == [(tiling.TILE + 1, 5), (1 + tiling.HALO, 5)]
     assert torch.equal(out, upsample(y))
+
+
+def test_large_images_report_progress_per_tile_and_group(monkeypatch, capsys):
+    from codec.container import ContainerReader
+    from codec.registry import DecodeOptions, EncodeOptions
+    from models.image.codec import ImageCodec
+
+    monkeypatch.setattr(tiling, "TILE", 8)  # 256x320 padded: a 16x20 grid, 2x3 tiles
+    image = PHOTO[:200, :300]
+    image_codec = ImageCodec()
+    image_codec.encode(image, EncodeOptions(quality=4, progress=True))
+    assert "encoding image" in capsys.readouterr().err
+    blob = codec.encode(image, kind="image", quality=4)
+    reader = ContainerReader(blob)
+    decoded = image_codec.decode(reader.header, reader.iter_chunks(), DecodeOptions(progress=True))
+    assert "synthesis" in capsys.readouterr().err
+    assert np.array_equal(decoded, codec.decode(blob).media)
