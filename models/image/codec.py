@@ -94,11 +94,9 @@ class ImageCodec(Codec):
         model, weights_id = self._model()
         x = padded_input(image)
         rate = float(quality - 1)
-        from models.image.tiling import tile_count
-
-        tiles = tile_count(x.shape[2] // 16, x.shape[3] // 16)
-        steps = tiles + len(model.groups)  # analysis tiles, then one step per coded group
-        with _progress(options.progress and tiles > 1, steps, "encoding image") as step:
+        grid = (x.shape[2] // 16, x.shape[3] // 16)
+        # analysis tiles, then one step per coded group
+        with _tile_progress(options.progress, grid, len(model.groups), "encoding image") as step:
             y = model.analysis(x, rate, on_tile=step)
             plain = code_latent(model, y, on_group=step)
         chunks = plain[0]
@@ -159,10 +157,7 @@ class ImageCodec(Codec):
                     torch.from_numpy(q.astype(np.float64)) * MEAN_STEPS + (means[anchor])
                 )
             decoder.finish()
-        from models.image.tiling import tile_count
-
-        tiles = tile_count(h, w)
-        with _progress(progress and tiles > 1, tiles, "synthesis") as step:
+        with _tile_progress(progress, (h, w), 0, "synthesis") as step:
             return _pixels(model, y_hat16, quality, height, width, channels, step)
 
 
@@ -198,15 +193,21 @@ def code_latent(
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int, desc: str) -> Iterator[Callable[[], object] | None]:
-    """A tqdm bar of ``total`` steps, yielding its ``update`` as the step callback (None,
-    and no bar, when not ``enabled``)."""
-    if not enabled:
+def _tile_progress(
+    enabled: bool, grid: tuple[int, int], extra_steps: int, desc: str
+) -> Iterator[Callable[[], object] | None]:
+    """A tqdm bar over the tiles of a (h, w) latent grid plus ``extra_steps``, yielding its
+    ``update`` as the step callback; None and no bar when not ``enabled`` or when the grid
+    is one tile (a small image: no long work to report)."""
+    from models.image.tiling import tile_count
+
+    tiles = tile_count(*grid)
+    if not enabled or tiles == 1:
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=desc, unit="step", leave=False) as bar:
+    with tqdm(total=tiles + extra_steps, desc=desc, unit="step", leave=False) as bar:
         yield bar.update
 
 
