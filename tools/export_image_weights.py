@@ -13,6 +13,7 @@ name, sha256, data, steps and lambdas in models/weights/MANIFEST.json.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from pathlib import Path
@@ -161,6 +162,7 @@ def main() -> None:
         "blocks": str(config.blocks),
         "half_blocks": str(config.half_blocks),
         "step": str(state["step"]),
+        "segments": json.dumps(recorded_segments(state.get("segments"), state["step"])),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out), metadata)

@@ -22,6 +22,7 @@ shipped weights (they carry float copies of every trained tensor; optimizer stat
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import sys
@@ -79,7 +80,8 @@ def rd_terms(out: dict, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def state_from_shipped(path: Path) -> dict:
-    """Training state (model only) from a shipped weights file written by the exporter."""
+    """Training state (model, step, config and, from weights that record them, the training
+    segments) from a shipped weights file written by the exporter."""
     from safetensors import safe_open
 
     from models.image.model import float_training_state, network_config
@@ -87,11 +89,14 @@ def state_from_shipped(path: Path) -> dict:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-    return {
+    state = {
         "model": float_training_state(tensors),
         "step": int(meta.get("step", 0)),
         "config": network_config(meta).run_config(),
     }
+    if "segments" in meta:
+        state["segments"] = json.loads(meta["segments"])
+    return state
 
 
 def add_low_levels(model_state: dict[str, torch.Tensor], levels: int) -> int:

@@ -1,10 +1,13 @@
 """Training tools of the image codec with the shipped weights: bfloat16 transforms
 (tools/train_image.py --bf16) train the same objective as float32; the entropy-model polish
 (tools/polish_image_entropy.py) lowers the rate and leaves the transforms alone; the held-out
-report's transform ceiling bounds the coded PSNR."""
+report's transform ceiling bounds the coded PSNR; a run started from the shipped weights
+(``--init``) keeps their recorded training history."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 
 import numpy as np
@@ -15,7 +18,13 @@ from models.image.codec import WEIGHTS
 from models.image.model import ImageModel
 from tests.conftest import ROOT
 from tools.polish_image_entropy import ENTROPY_PARTS, polish, rate_loss
-from tools.train_image import REPORT_LEVELS, held_out_rd
+from tools.train_image import (
+    REPORT_LEVELS,
+    describe_segments,
+    held_out_rd,
+    recipe_segments,
+    state_from_shipped,
+)
 
 # a 128x128 crop of the bundled photo
 CROP = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))[64:192, :128]
@@ -95,3 +104,18 @@ def test_held_out_report_ceiling_bounds_the_coded_psnr():
     gaps = [ceiling - psnr for _, psnr, ceiling in rows]
     assert all(gap > 0 for gap in gaps), gaps  # quantization only loses
     assert gaps == sorted(gaps, reverse=True), gaps  # more rate, closer to the ceiling
+
+
+def test_init_from_shipped_weights_keeps_the_training_history():
+    state = state_from_shipped(WEIGHTS)
+    manifest = json.loads((ROOT / "models" / "weights" / "MANIFEST.json").read_text())
+    recipe = manifest["image-v1"]["training"]["recipe"]
+    # the shipped weights carry the segments their manifest recipe was written from
+    assert state["segments"][0]["from"] == 0 and state["segments"][-1]["from"] < state["step"]
+    assert describe_segments(state["segments"]) in recipe
+    # a new run from them extends that history instead of starting it over at step 0
+    later = argparse.Namespace(crop=512, batch=2, bf16=False, lr=1e-5)
+    net = ImageModel.load(WEIGHTS).float_network()
+    segments = recipe_segments(state["segments"], state["step"], later, net.config)
+    assert segments[:-1] == state["segments"]
+    assert segments[-1]["from"] == state["step"] and segments[-1]["crop"] == 512
