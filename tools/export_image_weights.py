@@ -153,6 +153,7 @@ def main() -> None:
     tensors.update(hyper_latent_tables(net))
     name = args.out.stem
     groups = config.groups or (config.m,)
+    segments = recorded_segments(state.get("segments"), state["step"])
     metadata = {
         "name": name,
         "n": str(config.n),
@@ -162,7 +163,7 @@ def main() -> None:
         "blocks": str(config.blocks),
         "half_blocks": str(config.half_blocks),
         "step": str(state["step"]),
-        "segments": json.dumps(recorded_segments(state.get("segments"), state["step"])),
+        "segments": json.dumps(segments),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out), metadata)
@@ -172,7 +173,7 @@ def main() -> None:
         "steps": state["step"],
         "lambdas": list(LAMBDAS),
         "recipe": "tools/train_image.py ("
-        + describe_segments(recorded_segments(state.get("segments"), state["step"]))
+        + describe_segments(segments)
         + ")"
         + (f", weight average (EMA {state['ema_decay']})" if "ema_decay" in state else "")
         + (", then tools/iscs_image.py + grouped context" if config.groups else "")
