@@ -159,8 +159,9 @@ FIRST_SEGMENT = {
     "lr": 1e-4,
     "blocks": 0,
     "half_blocks": 0,
+    "device": "cpu",
 }
-SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", "blocks", "half_blocks")
+SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", "blocks", "half_blocks", "device")
 
 
 def recorded_segments(segments: list[dict] | None, step: int) -> list[dict]:
@@ -175,7 +176,8 @@ def recipe_segments(
     segments: list[dict] | None, step: int, args: argparse.Namespace, network: NetworkConfig
 ) -> list[dict]:
     """The run's history of training settings, one dict per stretch of steps (``from`` step,
-    ``crop``, ``batch``, ``bf16``, Adam ``lr``, transform ``blocks`` and ``half_blocks``),
+    ``crop``, ``batch``, ``bf16``, Adam ``lr``, transform ``blocks`` and ``half_blocks``,
+    ``device`` type),
     extended when this session's settings differ from the last stretch; the exporter writes
     it into the weights manifest."""
     segments = recorded_segments(segments, step)
@@ -187,6 +189,7 @@ def recipe_segments(
         "lr": args.lr,
         "blocks": network.blocks,
         "half_blocks": network.half_blocks,
+        "device": torch.device(args.device).type,
     }
     if not segments or any(segments[-1][k] != now[k] for k in SEGMENT_SETTINGS):
         segments.append(now)
@@ -202,6 +205,7 @@ def describe_segments(segments: list[dict]) -> str:
         + (", bf16 transforms" if s["bf16"] else "")
         + (f", {s['blocks']} residual blocks per transform stage" if s["blocks"] else "")
         + (f", {s['half_blocks']} at 1/2 resolution" if s["half_blocks"] else "")
+        + (f", on {s['device']}" if s["device"] != "cpu" else "")
         + f" from step {s['from']}"
         for s in segments
     )
@@ -233,15 +237,21 @@ def held_out_rd(net: ImageNetwork, images: list[np.ndarray]) -> list[tuple[float
     quantization: no rate can decode better than it (docs/image.md, "Transform ceiling")."""
     was_training = net.training
     net.eval()
+    device = net.gain.device
     rows = []
     for level in REPORT_LEVELS:
         bits = pixels = 0.0
         psnrs, ceilings = [], []
-        rate = torch.tensor([float(level)])
+        rate = torch.tensor([float(level)], device=device)
         gain, inverse_gain = net.gains(rate)
         for image in images:
             h, w = (image.shape[0] // 64) * 64, (image.shape[1] // 64) * 64
-            x = torch.from_numpy(image[:h, :w].copy()).permute(2, 0, 1)[None].float() / 255
+            x = (
+                torch.from_numpy(image[:h, :w].copy())
+                .permute(2, 0, 1)[None]
+                .to(device, torch.float32)
+                / 255
+            )
             y = net.g_a(x) * gain
             y_hat, y_bits, z_bits = net.rounded_latents(y)
             bits += float(y_bits + z_bits)

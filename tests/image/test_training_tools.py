@@ -23,6 +23,7 @@ from tools.train_image import (
     describe_segments,
     held_out_rd,
     recipe_segments,
+    recorded_segments,
     state_from_shipped,
 )
 
@@ -112,10 +113,16 @@ def test_init_from_shipped_weights_keeps_the_training_history():
     recipe = manifest["image-v1"]["training"]["recipe"]
     # the shipped weights carry the segments their manifest recipe was written from
     assert state["segments"][0]["from"] == 0 and state["segments"][-1]["from"] < state["step"]
-    assert describe_segments(state["segments"]) in recipe
+    shipped = recorded_segments(state["segments"], state["step"])
+    assert describe_segments(shipped) in recipe
     # a new run from them extends that history instead of starting it over at step 0
-    later = argparse.Namespace(crop=512, batch=2, bf16=False, lr=1e-5)
+    later = argparse.Namespace(crop=512, batch=2, bf16=False, lr=1e-5, device="cpu")
     net = ImageModel.load(WEIGHTS).float_network()
     segments = recipe_segments(state["segments"], state["step"], later, net.config)
-    assert segments[:-1] == state["segments"]
+    assert segments[:-1] == shipped
     assert segments[-1]["from"] == state["step"] and segments[-1]["crop"] == 512
+    # a stretch on a GPU is a new segment, and the recipe says where it ran
+    on_gpu = argparse.Namespace(crop=512, batch=2, bf16=False, lr=1e-5, device="cuda:0")
+    segments = recipe_segments(segments, state["step"] + 10, on_gpu, net.config)
+    assert segments[-1]["device"] == "cuda" and segments[-1]["from"] == state["step"] + 10
+    assert describe_segments(segments[-1:]).endswith(f", on cuda from step {state['step'] + 10}")
