@@ -6,7 +6,7 @@
 
 The device machine gets a copy of the working tree of at most 64 MiB, reaches no network and
 returns at most 8 files of 16 MiB. So ``pack`` writes into ``burst/`` (git-ignored): the
-CompressAI wheel for the device's Python 3.12, and as many 512x512 crops of the training
+wheels the device's Python 3.12 lacks (:data:`WHEELS`), and as many 512x512 crops of the training
 images (round-robin, JPEG quality 95 without chroma subsampling) as fit the space the
 working tree leaves, plus the held-out images whole, named to sort last so that the
 trainer's ``--holdout`` picks them again. The device script starts from the shipped weights
@@ -43,7 +43,10 @@ RETURN_LIMIT, RETURN_FILES = 64 << 20, 8  # bytes and files in all
 MARGIN = 1 << 20
 CROP = 512
 JPEG_QUALITY = 95
-COMPRESSAI_WHEEL = "compressai==1.2.8"
+#: What the device's Python 3.12 lacks: CompressAI for training, constriction for the image
+#: conformance tests the device script runs after training (a second CPU and torch version).
+WHEELS = ("compressai==1.2.8", "constriction==0.5.0")
+PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 STATE_PARTS = ("model", "ema")
 
 
@@ -110,7 +113,7 @@ def pack(args: argparse.Namespace) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
          "--python-version", "3.12", "--implementation", "cp",
-         "--platform", "manylinux_2_34_x86_64", "-d", str(wheels), COMPRESSAI_WHEEL],
+         *(f"--platform={p}" for p in PLATFORMS), "-d", str(wheels), *WHEELS],
         check=True,
     )  # fmt: skip
     wheel_bytes = sum(p.stat().st_size for p in wheels.iterdir())
@@ -152,7 +155,7 @@ def collect(args: argparse.Namespace) -> None:
 
     state = torch.load(args.run / "latest.pt", map_location="cpu", weights_only=True)
     parts = {name: state_parts(state[name], RETURN_FILE_LIMIT - MARGIN) for name in STATE_PARTS}
-    files = sum(map(len, parts.values())) + 2  # + run.json and train.log
+    files = sum(map(len, parts.values())) + 3  # + run.json, train.log, conformance.log
     nbytes = sum(v.numel() * v.element_size() for name in STATE_PARTS for v in state[name].values())
     if files > RETURN_FILES or nbytes > RETURN_LIMIT - MARGIN:
         raise SystemExit(f"{files} files / {nbytes} bytes exceed the device tool's return limits")
