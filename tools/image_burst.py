@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.run_state import save_run_state  # noqa: E402
+from tools.train_image import training_paths  # noqa: E402
 
 TREE_LIMIT = 64 << 20  # bytes of working tree that travel to the device machine
 RETURN_FILE_LIMIT = 16 << 20  # bytes per file that come back from it
@@ -104,11 +105,9 @@ def pack_images(
 def pack(args: argparse.Namespace) -> None:
     if args.out.exists():
         raise SystemExit(f"{args.out} exists: remove it first")
-    paths = sorted(args.data.glob("*.npy"))
+    paths = training_paths(args.data)
     if len(paths) <= args.holdout:
         raise SystemExit(f"need more than {args.holdout} .npy images in {args.data}")
-    if any("kodim" in p.name.lower() for p in paths):
-        raise SystemExit("refusing to pack Kodak images")
     wheels = args.out / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
@@ -116,10 +115,9 @@ def pack(args: argparse.Namespace) -> None:
          *(f"--platform={p}" for p in PLATFORMS), "-d", str(wheels), *WHEELS],
         check=True,
     )  # fmt: skip
-    wheel_bytes = sum(p.stat().st_size for p in wheels.iterdir())
-    budget = TREE_LIMIT - tree_bytes() - wheel_bytes - MARGIN
-    crops, used = pack_images(paths, args.holdout, budget, args.out / "images")
-    travel = tree_bytes() + wheel_bytes + used
+    fixed = tree_bytes() + sum(p.stat().st_size for p in wheels.iterdir())
+    crops, used = pack_images(paths, args.holdout, TREE_LIMIT - fixed - MARGIN, args.out / "images")
+    travel = fixed + used
     print(
         f"{crops} crops of {len(paths) - args.holdout} images + {args.holdout} held-out images, "
         f"{used / 1e6:.1f} MB; the working tree with burst/ is {travel / 2**20:.1f} MiB "

@@ -46,13 +46,19 @@ from tools.cpu_bf16 import emulated_bf16_warning  # noqa: E402
 from tools.run_state import save_run_state, stop_on_sigterm  # noqa: E402
 
 
-def load_images(folder: Path) -> list[np.ndarray]:
+def training_paths(folder: Path) -> list[Path]:
+    """The sorted ``.npy`` training images of ``folder`` (the held-out ones last); refuses an
+    empty folder and Kodak files."""
     paths = sorted(folder.glob("*.npy"))
     if not paths:
         raise SystemExit(f"no .npy images in {folder}: run tools/fetch_image_data.py first")
     if any("kodim" in p.name.lower() for p in paths):
         raise SystemExit("refusing to train on Kodak images")
-    return [np.load(p) for p in paths]
+    return paths
+
+
+def load_images(folder: Path) -> list[np.ndarray]:
+    return [np.load(p) for p in training_paths(folder)]
 
 
 def random_batch(images: list[np.ndarray], batch: int, crop: int, rng: random.Random):
