@@ -10,11 +10,13 @@ Layout (all integers little-endian)::
     crc       u32 CRC-32 of prelude + header
     payload   the chunks, back to back, in table order
 
-Compact form, for files of one chunk whose header is one of the fixed
-:data:`COMPACT_PROFILES` (a single 28x28 digit is ~130 bytes of payload; the full header
-would add ~70)::
+Compact form, for files of at most 64 KiB whose header is one of the fixed
+:data:`COMPACT_PROFILES` but for the values of the profile's integer keys (a single 28x28
+digit is ~130 bytes of payload, a small image a few hundred; the full header would add
+~70 and ~125)::
 
-    magic "NCc" | profile u8 | the chunk | u32 CRC-32 of everything before it
+    magic "NCc" | profile u8 | uvarint per integer key | uvarint length per chunk but the
+    last | the chunks | u32 CRC-32 of everything before it
 
 The reader validates every count and length against :data:`LIMITS` and against the bytes that
 actually remain in the file *before* it allocates anything, and raises
@@ -77,12 +79,17 @@ _F64 = struct.Struct("<d")
 
 @dataclass(frozen=True)
 class CompactProfile:
-    """A header the compact form stands for (see the module docstring and docs/FORMAT.md)."""
+    """A header the compact form stands for (see the module docstring and docs/FORMAT.md):
+    kind, codec id, weights id and fixed metadata items (sorted by key); ``int_keys``: more
+    metadata keys whose values (ints >= 0) the file carries, in this order; ``chunks``: the
+    number of chunks (the file carries the lengths of all but the last)."""
 
     kind: str
     codec_id: str
     weights_id: str
     metadata: tuple[tuple[str, MetaValue], ...]
+    int_keys: tuple[str, ...] = ()
+    chunks: int = 1
 
 
 COMPACT_MAGIC = b"NCc"
@@ -95,23 +102,34 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
         "mnist-pc-v1@f83b7e332934",
         (("layout", "gray"), ("model", "mnist"), ("shape", (28, 28))),
     ),
+    2: CompactProfile(
+        "image",
+        "image-v1",
+        "image-v1@9b3963f0cd5a",
+        (),
+        ("height", "width", "channels", "quality"),
+        chunks=6,
+    ),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
 
-def compact_profile(
-    kind: str, codec_id: str, weights_id: str, metadata: Mapping[str, MetaValue]
-) -> int | None:
-    """The compact profile code whose header equals this one, if any."""
-    items = tuple(sorted(metadata.items()))
+def compact_fit(
+    kind: str, codec_id: str, weights_id: str, metadata: Mapping[str, MetaValue], chunks: int
+) -> tuple[int, tuple[int, ...]] | None:
+    """(code, values of its integer keys) of the compact profile this header fits, if any."""
     for code, profile in COMPACT_PROFILES.items():
-        if (kind, codec_id, weights_id, items) == (
+        if (kind, codec_id, weights_id, chunks) != (
             profile.kind,
             profile.codec_id,
             profile.weights_id,
-            profile.metadata,
+            profile.chunks,
         ):
-            return code
+            continue
+        values = tuple(metadata.get(key) for key in profile.int_keys)
+        fixed = tuple(sorted((k, v) for k, v in metadata.items() if k not in profile.int_keys))
+        if fixed == profile.metadata and all(type(v) is int and v >= 0 for v in values):
+            return code, values
     return None
 
 
@@ -294,13 +312,15 @@ def write_container(
     metadata: Mapping[str, MetaValue],
     weights_id: str = "",
     spool: BinaryIO | None = None,
+    compact: bool = True,
 ) -> int:
     """Write a complete container to ``out`` and return the number of bytes written.
 
     ``chunks`` may be a generator: each chunk is appended to ``spool`` (a temporary file, or
     memory when ``None``) as it is produced, so memory holds one chunk at a time. ``metadata``
     is read after the last chunk, so a codec may finish filling it while it streams. A
-    single small chunk whose header matches a compact profile is written in compact form.
+    file of at most COMPACT_MAX_BYTES whose header fits a compact profile is written in
+    compact form unless ``compact`` is False (the full form keeps a CRC per chunk).
     """
     spool = spool if spool is not None else io.BytesIO()
     table: list[tuple[int, int]] = []
@@ -311,12 +331,19 @@ def write_container(
             raise ValueError(f"chunk of {len(chunk)} bytes exceeds {LIMITS.chunk_bytes}")
         table.append((len(chunk), zlib.crc32(chunk)))
         spool.write(chunk)
-    profile = compact_profile(kind, codec_id, weights_id, metadata)
-    if profile is not None and len(table) == 1 and table[0][0] + 8 <= COMPACT_MAX_BYTES:
-        spool.seek(0)
-        body = COMPACT_MAGIC + bytes([profile]) + spool.read()
-        out.write(body + _CRC.pack(zlib.crc32(body)))
-        return len(body) + 4
+    fit = compact_fit(kind, codec_id, weights_id, metadata, len(table)) if compact else None
+    if fit is not None:
+        prefix = bytearray(COMPACT_MAGIC + bytes([fit[0]]))
+        for value in fit[1]:
+            _put_uvarint(prefix, value)
+        for length, _ in table[:-1]:
+            _put_uvarint(prefix, length)
+        size = len(prefix) + sum(length for length, _ in table) + 4
+        if size <= COMPACT_MAX_BYTES:
+            spool.seek(0)
+            body = bytes(prefix) + spool.read()
+            out.write(body + _CRC.pack(zlib.crc32(body)))
+            return size
     head = _serialize_header(codec_id, weights_id, metadata, table, kind)
     out.write(head)
     out.write(_CRC.pack(zlib.crc32(head)))
@@ -331,10 +358,11 @@ def container_bytes(
     chunks: Iterable[bytes],
     metadata: Mapping[str, MetaValue],
     weights_id: str = "",
+    compact: bool = True,
 ) -> bytes:
     """In-memory form of :func:`write_container`."""
     buffer = io.BytesIO()
-    write_container(buffer, kind, codec_id, chunks, metadata, weights_id)
+    write_container(buffer, kind, codec_id, chunks, metadata, weights_id, compact=compact)
     return buffer.getvalue()
 
 
@@ -444,14 +472,29 @@ def parse_compact(data: bytes) -> ContainerHeader:
         raise UnsupportedVersionError(
             f"unknown compact profile {data[3]} at offset 3 (a newer release may read it)"
         )
-    payload = data[4:-4]
+    cur = _Cursor(data[:-4], 0)
+    cur.pos = 4
+    metadata = dict(profile.metadata)
+    for key in profile.int_keys:
+        metadata[key] = cur.uvarint(f"compact {key}", (1 << 63) - 1)
+    lengths = [
+        cur.uvarint(f"compact chunk {index} length", len(data) - 4 - cur.pos)
+        for index in range(profile.chunks - 1)
+    ]
+    last = len(data) - 4 - cur.pos - sum(lengths)
+    if last < 0:
+        raise BitstreamError(f"compact chunk lengths run {-last} bytes past the payload")
+    entries, offset = [], cur.pos
+    for length in [*lengths, last]:
+        entries.append(ChunkEntry(offset, length, zlib.crc32(data[offset : offset + length])))
+        offset += length
     return ContainerHeader(
         kind=profile.kind,
         codec_id=profile.codec_id,
         weights_id=profile.weights_id,
-        metadata=dict(profile.metadata),
-        chunks=(ChunkEntry(4, len(payload), zlib.crc32(payload)),),
-        payload_offset=8,
+        metadata=metadata,
+        chunks=tuple(entries),
+        payload_offset=len(data) - sum(entry.length for entry in entries),
     )
 
 

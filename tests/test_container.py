@@ -182,3 +182,55 @@ def test_compact_form_errors_are_clear():
         ContainerReader(bytes(unknown))
     with pytest.raises(BitstreamError, match="too short"):
         ContainerReader(b"NCc\x01")
+
+
+def _compact_image_file(values: list[int], lengths: list[int], payload: bytes) -> bytes:
+    """A compact file of profile 2 built by hand: integer keys, chunk lengths (LEB128),
+    payload, CRC."""
+    body = bytearray(b"NCc\x02")
+    for value in values + lengths:
+        while value > 0x7F:
+            body.append(value & 0x7F | 0x80)
+            value >>= 7
+        body.append(value)
+    body += payload
+    return bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+
+
+def test_compact_form_carries_integer_keys_and_chunk_lengths():
+    from codec.container import COMPACT_PROFILES
+
+    profile = COMPACT_PROFILES[2]
+    ids = (profile.kind, profile.codec_id)
+    metadata = {"height": 333, "width": 517, "channels": 1, "quality": 9}
+    chunks = [b"z" * 3, b"", b"a" * 200, b"b", b"c" * 5, b"d" * 7]
+    data = container_bytes(*ids, chunks, metadata, profile.weights_id)
+    assert data == _compact_image_file([333, 517, 1, 9], [3, 0, 200, 1, 5], b"".join(chunks))
+    reader = ContainerReader(data)
+    assert dict(reader.header.metadata) == metadata
+    assert list(reader.iter_chunks()) == chunks
+    assert reader.header.total_size == len(data)
+    full = container_bytes(*ids, chunks, metadata, profile.weights_id, compact=False)
+    assert full[:4] == b"NCDC" and len(full) > len(data)
+    # headers the profile does not stand for take the full form
+    misfits = [
+        (chunks[:5], metadata),  # another chunk count
+        (chunks, {**metadata, "quality": -1}),  # a negative value
+        (chunks, {**metadata, "quality": 9.0}),  # not an int
+        (chunks, {k: v for k, v in metadata.items() if k != "channels"}),  # a missing key
+        (chunks, {**metadata, "extra": 1}),  # an extra key
+        (chunks[:5] + [b"x" * 65536], metadata),  # more than 64 KiB in all
+    ]
+    for other_chunks, other_metadata in misfits:
+        other = container_bytes(*ids, other_chunks, other_metadata, profile.weights_id)
+        assert other[:4] == b"NCDC", other_metadata
+        assert ContainerReader(other).header.metadata == other_metadata
+
+
+def test_compact_chunk_lengths_past_the_payload_are_refused():
+    with pytest.raises(BitstreamError, match="past the payload"):
+        ContainerReader(_compact_image_file([64, 96, 3, 6], [4, 4, 4, 4, 4], b"x" * 19))
+    with pytest.raises(BitstreamError, match="compact chunk 0 length"):
+        ContainerReader(_compact_image_file([64, 96, 3, 6], [40], b"x" * 19))
+    with pytest.raises(BitstreamError, match="compact quality"):
+        ContainerReader(_compact_image_file([64, 96, 3], [], b""))

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import codec  # noqa: E402
+from codec.container import container_bytes  # noqa: E402
 from models.image.codec import QUALITIES  # noqa: E402
 from tests.conformance.golden import (  # noqa: E402
     AUDIO_CASES,
@@ -37,6 +38,7 @@ from tests.conformance.golden import (  # noqa: E402
     ENTROPY_FILES,
     IMAGE_DIR,
     IMAGE_EXPECTED,
+    IMAGE_FULL_FORM,
     IMAGE_OUTPUT,
     LOSSLESS_DIR,
     LOSSLESS_EXPECTED,
@@ -54,6 +56,7 @@ from tests.conformance.golden import (  # noqa: E402
     LossyOutput,
     checkpoint_inputs,
     checkpoint_tensor_hashes,
+    container_parts,
     decode_traced,
     encode_entropy,
     image_file,
@@ -93,6 +96,9 @@ def make_image_goldens() -> None:
                 codec.encode(image_input(), kind="image", quality=quality)
             )
         expected[str(quality)] = record_lossy(image_file(quality), IMAGE_OUTPUT)
+    if not KEEP:
+        parts = container_parts(image_file(6).read_bytes())
+        IMAGE_FULL_FORM.write_bytes(container_bytes(*parts, compact=False))
     IMAGE_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
     print(f"image goldens: {json.dumps(expected)}")
 

@@ -112,6 +112,22 @@ def image_file(quality: int) -> Path:
     return IMAGE_DIR / f"q{quality}.ncdc"
 
 
+#: The quality-6 golden in the container's full form (a CRC per chunk; the image goldens
+#: themselves are small enough for the compact form), which readers keep reading.
+IMAGE_FULL_FORM = IMAGE_DIR / "q6_full.ncdc"
+
+
+def container_parts(blob: bytes) -> tuple:
+    """(kind, codec id, chunks, metadata, weights id) of a container: the arguments that
+    :func:`codec.container.container_bytes` writes it from."""
+    from codec.container import ContainerReader
+
+    reader = ContainerReader(blob)
+    header = reader.header
+    chunks = list(reader.iter_chunks())
+    return header.kind, header.codec_id, chunks, dict(header.metadata), header.weights_id
+
+
 CHECKPOINT_DIR = HERE / "checkpoint"
 CHECKPOINT_FILES = {
     name: CHECKPOINT_DIR / f"{name}.ncdc" for name in ("alone", "reference", "near_lossless")

@@ -156,3 +156,23 @@ def test_rd_rounding_lowers_the_objective_of_a_low_rate_file():
     y = model.analysis(x, 0.0)
     plain = file_cost(model, *code_latent(model, y, 0.0), PHOTO, 1)
     assert file_cost(model, *code_latent(model, y, RD_WEIGHT), PHOTO, 1) < plain
+
+
+def test_compact_container_profile_matches_the_shipped_weights():
+    from codec.container import COMPACT_PROFILES
+
+    model, weights_id = load_model()
+    profile = COMPACT_PROFILES[2]
+    assert (profile.kind, profile.codec_id, profile.weights_id) == ("image", "image-v1", weights_id)
+    assert profile.chunks == 1 + len(model.groups)
+    # a small image's file is compact: ~100 bytes less header, the same chunks and pixels
+    data = codec.encode(PHOTO[:16, :16], kind="image", quality=1)
+    assert data[:4] == b"NCc\x02"
+    reader = ContainerReader(data)
+    h = reader.header
+    full = container_bytes(
+        "image", h.codec_id, list(reader.iter_chunks()), dict(h.metadata), h.weights_id,
+        compact=False,
+    )  # fmt: skip
+    assert full[:4] == b"NCDC" and len(full) > len(data)
+    assert np.array_equal(codec.decode(data).media, codec.decode(full).media)
