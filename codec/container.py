@@ -81,8 +81,8 @@ _F64 = struct.Struct("<d")
 class CompactProfile:
     """A header the compact form stands for (see the module docstring and docs/FORMAT.md):
     kind, codec id, weights id and fixed metadata items (sorted by key); ``int_keys``: more
-    metadata keys whose values (ints >= 0) the file carries, in this order; ``chunks``: the
-    number of chunks (the file carries the lengths of all but the last)."""
+    metadata keys whose values (ints in [0, 2^63)) the file carries, in this order;
+    ``chunks``: the number of chunks (the file carries the lengths of all but the last)."""
 
     kind: str
     codec_id: str
@@ -128,7 +128,7 @@ def compact_fit(
             continue
         values = tuple(metadata.get(key) for key in profile.int_keys)
         fixed = tuple(sorted((k, v) for k, v in metadata.items() if k not in profile.int_keys))
-        if fixed == profile.metadata and all(type(v) is int and v >= 0 for v in values):
+        if fixed == profile.metadata and all(type(v) is int and 0 <= v < 1 << 63 for v in values):
             return code, values
     return None
 

@@ -225,6 +225,8 @@ def test_compact_form_carries_integer_keys_and_chunk_lengths():
         other = container_bytes(*ids, other_chunks, other_metadata, profile.weights_id)
         assert other[:4] == b"NCDC", other_metadata
         assert ContainerReader(other).header.metadata == other_metadata
+    with pytest.raises(ValueError, match="64 bits"):  # neither form holds it
+        container_bytes(*ids, chunks, {**metadata, "height": 1 << 63}, profile.weights_id)
 
 
 def test_compact_chunk_lengths_past_the_payload_are_refused():
