@@ -1,6 +1,6 @@
-"""Golden image bitstreams (one per quality of the shipped weights, compact container form, and
-quality 6 again in the full form): the same symbols on every
-machine, pixels within one step of the reference decode, identical with 1 and 2 torch threads."""
+"""Golden image bitstreams (one per quality of the shipped weights, in the compact container
+form, and quality 6 again in the full form): the same symbols on every machine, pixels within
+one step of the reference decode, identical with 1 and 2 torch threads."""
 
 from __future__ import annotations
 
