@@ -21,6 +21,7 @@ from models.image.codec import (
     padded_input,
     rd_round,
 )
+from tests.conformance.golden import container_parts
 from tests.conftest import ROOT
 
 PHOTO = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))
@@ -81,11 +82,9 @@ def test_mode_conversions_and_refusals(tmp_path):
 
 
 def _with_chunk(blob: bytes, index: int, payload: bytes) -> bytes:
-    reader = ContainerReader(blob)
-    chunks = [reader.read_chunk(i) for i in range(len(reader.header.chunks))]
+    kind, codec_id, chunks, metadata, weights_id = container_parts(blob)
     chunks[index] = payload
-    h = reader.header
-    return container_bytes(h.kind, h.codec_id, chunks, dict(h.metadata), h.weights_id)
+    return container_bytes(kind, codec_id, chunks, metadata, weights_id)
 
 
 def test_corrupted_payloads_raise_bitstream_error_or_decode():
@@ -171,11 +170,6 @@ def test_shipped_weights_have_a_compact_container_profile():
     # a small image's file is compact: ~100 bytes less header, the same chunks and pixels
     data = codec.encode(PHOTO[:16, :16], kind="image", quality=1)
     assert data[:4] == b"NCc" + bytes([code])
-    reader = ContainerReader(data)
-    h = reader.header
-    full = container_bytes(
-        "image", h.codec_id, list(reader.iter_chunks()), dict(h.metadata), h.weights_id,
-        compact=False,
-    )  # fmt: skip
+    full = container_bytes(*container_parts(data), compact=False)
     assert full[:4] == b"NCDC" and len(full) > len(data)
     assert np.array_equal(codec.decode(data).media, codec.decode(full).media)
