@@ -13,6 +13,7 @@ records those again from the files as they are, without encoding anything.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -67,8 +68,6 @@ from tests.conformance.golden import (  # noqa: E402
     write_reference,
 )
 
-KEEP = "--keep-bitstreams" in sys.argv
-
 
 def record_lossy(path: Path, output: LossyOutput) -> dict:
     """Decode the golden at ``path``; write its reference next to it and return what
@@ -83,7 +82,7 @@ def record_lossy(path: Path, output: LossyOutput) -> dict:
     }
 
 
-def make_image_goldens() -> None:
+def make_image_goldens(keep: bool) -> None:
     """One file per quality of the shipped image weights, each with its full reference decode.
 
     Rerun after every change of models/weights/image-v1.safetensors.
@@ -91,12 +90,12 @@ def make_image_goldens() -> None:
     IMAGE_DIR.mkdir(exist_ok=True)
     expected = {}
     for quality in QUALITIES:
-        if not KEEP:
+        if not keep:
             image_file(quality).write_bytes(
                 codec.encode(image_input(), kind="image", quality=quality)
             )
         expected[str(quality)] = record_lossy(image_file(quality), IMAGE_OUTPUT)
-    if not KEEP:
+    if not keep:
         parts = container_parts(image_file(6).read_bytes())
         IMAGE_FULL_FORM.write_bytes(container_bytes(*parts, compact=False))
     IMAGE_EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
@@ -134,7 +133,7 @@ def make_lossless_goldens() -> None:
     print(f"lossless goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
 
-def make_audio_goldens() -> None:
+def make_audio_goldens(keep: bool) -> None:
     """samples/melody_22k.flac (stereo, 22.05 kHz) at each case of AUDIO_CASES, and the
     reference of the legacy file (never encoded again).
 
@@ -143,7 +142,7 @@ def make_audio_goldens() -> None:
     AUDIO_DIR.mkdir(exist_ok=True)
     expected = {}
     for name, (mode, bitrate) in AUDIO_CASES.items():
-        if not KEEP:
+        if not keep:
             codec.encode_file(
                 AUDIO_INPUT, AUDIO_FILES[name], mode=mode, bitrate=bitrate, force=True
             )
@@ -154,7 +153,7 @@ def make_audio_goldens() -> None:
     print(f"audio goldens: { {k: v['bytes'] for k, v in expected.items()} }")
 
 
-def make_video_goldens(nerv: bool) -> None:
+def make_video_goldens(nerv: bool, keep: bool) -> None:
     """samples/orbits_160x96.mp4 coded with VIDEO_HYPER_OPTIONS (hyper mode, the shipped
     weights) and, if ``nerv``, fitted with VIDEO_OPTIONS (nerv mode: the fit is not
     reproducible across machines (float training); the file and its decoded frames are)."""
@@ -163,7 +162,7 @@ def make_video_goldens(nerv: bool) -> None:
     if nerv:
         goldens.append((VIDEO_FILE, VIDEO_EXPECTED, VIDEO_OPTIONS))
     for path, expected_path, options in goldens:
-        if not KEEP:
+        if not keep:
             codec.encode_file(VIDEO_INPUT, path, force=True, **options)
         expected = record_lossy(path, VIDEO_OUTPUT)
         expected_path.write_text(json.dumps(expected, indent=2) + "\n")
@@ -182,12 +181,30 @@ def make_lossless_format_goldens() -> None:
     make_lossless_goldens()
 
 
-if __name__ == "__main__":
-    if not KEEP:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-image", action="store_true", help="leave the image goldens")
+    parser.add_argument("--no-audio", action="store_true", help="leave the audio goldens")
+    parser.add_argument("--no-video", action="store_true", help="leave both video goldens")
+    parser.add_argument(
+        "--no-video-nerv", action="store_true", help="leave the nerv-mode video golden"
+    )
+    parser.add_argument(
+        "--keep-bitstreams",
+        action="store_true",
+        help="encode nothing: record symbols and references of the files as they are",
+    )
+    args = parser.parse_args()
+    keep = args.keep_bitstreams
+    if not keep:
         make_lossless_format_goldens()
-    if "--no-image" not in sys.argv:
-        make_image_goldens()
-    if "--no-audio" not in sys.argv:
-        make_audio_goldens()
-    if "--no-video" not in sys.argv:
-        make_video_goldens(nerv="--no-video-nerv" not in sys.argv)
+    if not args.no_image:
+        make_image_goldens(keep)
+    if not args.no_audio:
+        make_audio_goldens(keep)
+    if not args.no_video:
+        make_video_goldens(nerv=not args.no_video_nerv, keep=keep)
+
+
+if __name__ == "__main__":
+    main()
