@@ -110,6 +110,14 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
         ("height", "width", "channels", "quality"),
         chunks=6,
     ),
+    3: CompactProfile(
+        "image",
+        "image-v1",
+        "image-v1@440614de5af8",
+        (),
+        ("height", "width", "channels", "quality"),
+        chunks=6,
+    ),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
