@@ -92,6 +92,14 @@ class CompactProfile:
     chunks: int = 1
 
 
+def _image_profile(weights_id: str) -> CompactProfile:
+    """The compact profile of ``image-v1`` files of one weights version (six chunks: the
+    hyper-latent and five channel groups)."""
+    return CompactProfile(
+        "image", "image-v1", weights_id, (), ("height", "width", "channels", "quality"), chunks=6
+    )
+
+
 COMPACT_MAGIC = b"NCc"
 #: Compact profile codes. Part of the format: a code is never reused or changed; new weights
 #: get a new code.
@@ -102,22 +110,8 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
         "mnist-pc-v1@f83b7e332934",
         (("layout", "gray"), ("model", "mnist"), ("shape", (28, 28))),
     ),
-    2: CompactProfile(
-        "image",
-        "image-v1",
-        "image-v1@9b3963f0cd5a",
-        (),
-        ("height", "width", "channels", "quality"),
-        chunks=6,
-    ),
-    3: CompactProfile(
-        "image",
-        "image-v1",
-        "image-v1@440614de5af8",
-        (),
-        ("height", "width", "channels", "quality"),
-        chunks=6,
-    ),
+    2: _image_profile("image-v1@9b3963f0cd5a"),
+    3: _image_profile("image-v1@440614de5af8"),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
