@@ -26,16 +26,14 @@ from models.image.network import (
     round_ste,
 )
 
-#: Adam's first step size on the gained latent (latent units) is min(REFINE_LR,
-#: REFINE_BUDGET / steps), decaying linearly to 0: longer runs take smaller steps. With the
-#: 49,677-step weights (entropy model polished) refinement barely pays: on the bundled photo
-#: samples/seeding_384x256.png, 10 steps change the objective at rate levels 0 / 3 / 5 / 8 by
-#: +0.75 / +0.08 / -0.11 / -0.50 % with 0.002 (4 steps at level 3: -0.25 %), by
-#: +2.24 / +0.25 / -0.24 / -1.05 % with the 0.01 chosen for the 38,327-step weights (which
-#: gave -14.7 / -5.3 / -3.6 / -1.2 % with those). The codec keeps the plain latent where a
-#: refined file scores worse (docs/image.md has the measurements).
-REFINE_LR = 0.002
-REFINE_BUDGET = 0.1
+#: Adam's first step size on the gained latent (latent units), decaying linearly to 0. With the
+#: weights image-v1@440614de5af8 (103,026 steps) the analysis transform leaves most room at
+#: the top qualities: on 256x384 centres of the three held-out training photos, 100 steps at
+#: 0.02 changed the file objective by -10.2 / -7.1 % at quality 9 (+0.79 / +0.57 dB), 60
+#: steps by -3.9 / -2.5 % at quality 8 and -1.2 / -0.3 % at quality 7, and by -0.3 / 0.0 /
+#: -1.2 % at quality 6; 0.002 (the step of earlier weights) gave -0.3 % at quality 6 in 20
+#: steps, 0.01 -7.9 / -5.1 % at quality 9 in 50 (docs/image.md).
+REFINE_LR = 0.02
 
 
 def rd_objective(net: ImageNetwork, y: torch.Tensor, x: torch.Tensor, rate: float) -> torch.Tensor:
@@ -64,8 +62,7 @@ def refine_latent(
     makes each step's objective the exact float objective of its latent. ``progress``: a bar
     of steps with the objective."""
     y = y.detach().clone().requires_grad_(True)
-    first = min(REFINE_LR, REFINE_BUDGET / max(steps, 1))
-    optimizer = torch.optim.Adam([y], lr=first)
+    optimizer = torch.optim.Adam([y], lr=REFINE_LR)
     best, best_objective = y.detach().clone(), float("inf")
     bar = None
     if progress:
@@ -73,7 +70,7 @@ def refine_latent(
 
         bar = tqdm(total=steps, desc="refining the latent", unit="step", leave=False)
     for step in range(steps):
-        optimizer.param_groups[0]["lr"] = first * (1 - step / steps)
+        optimizer.param_groups[0]["lr"] = REFINE_LR * (1 - step / steps)
         loss = rd_objective(net, y, x, rate)
         if loss.item() < best_objective:
             best, best_objective = y.detach().clone(), loss.item()
