@@ -136,7 +136,7 @@ def preview(images: list[np.ndarray]) -> None:
         print(f"| {k} | {sum(groups[:k])} | {bpp:.4f} | {value:.2f} | {seconds:.3f} |")
 
 
-def ours_names(refine: int, refine_from: int = 1) -> list[str]:
+def ours_names(refine: int, refine_from: int) -> list[str]:
     """Result names of our curves: plain, and with ``refine`` steps of latent refinement at
     qualities ``refine_from`` and up."""
     suffix = f" from q{refine_from}" if refine_from > 1 else ""
@@ -152,12 +152,12 @@ def evaluate(
     names: list[str],
     ours_only: bool,
     refine: int,
-    refine_from: int = 1,
+    refine_from: int,
 ) -> dict[str, dict]:
     from models.image.codec import QUALITIES
 
     ours = [(name, QUALITIES) for name in ours_names(refine, refine_from)]
-    results, ours_done = {}, {}  # ours_done: (image, quality, steps) -> roundtrip, shared
+    results, ours_done = {}, {}  # ours_done: (image, quality, steps) -> ours_roundtrip
     for codec_name, settings in [*ours, *([] if ours_only else SWEEPS.items())]:
         points = {"bpp": [], "psnr-rgb": [], "ms-ssim": [], "encoding_time": [],
                   "decoding_time": []}  # fmt: skip
