@@ -4,8 +4,9 @@
 the difference over the distortion interval that both curves cover; it never extrapolates:
 with no overlap (or fewer than two distinct points on a curve) the result is NaN.
 ``overlap`` gives that interval, so that a report can say how much of each curve a BD-rate
-describes. ``msssim_db`` turns MS-SSIM into dB (-10 log10(1 - MS-SSIM)), the usual axis for
-BD-rates on MS-SSIM.
+describes. ``rate_ratio`` says where along the curve a BD-rate comes from: per point of A,
+its rate over the rate B needs for the same distortion. ``msssim_db`` turns MS-SSIM into dB
+(-10 log10(1 - MS-SSIM)), the usual axis for BD-rates on MS-SSIM.
 """
 
 from __future__ import annotations
@@ -50,6 +51,26 @@ def bd_rate(
     grid = np.linspace(low, high, 200)
     diff = PchipInterpolator(da, ra)(grid) - PchipInterpolator(db, rb)(grid)
     return float((np.exp(trapezoid(diff, grid) / (high - low)) - 1) * 100)
+
+
+def rate_ratio(
+    rate_a: Sequence[float],
+    dist_a: Sequence[float],
+    rate_b: Sequence[float],
+    dist_b: Sequence[float],
+) -> np.ndarray:
+    """For each point of A: its rate / B's rate at the same distortion (B's log-rate
+    interpolated as in :func:`bd_rate`), shape (len(rate_a),); NaN where the point lies
+    outside B's distortion range (no extrapolation) or B has fewer than two points."""
+    db, rb = _curve(rate_b, dist_b)
+    dist_a = np.asarray(dist_a, dtype=np.float64)
+    ratios = np.full(dist_a.shape, np.nan)
+    if len(db) < 2:
+        return ratios
+    inside = (dist_a >= db[0]) & (dist_a <= db[-1])
+    b_rate = np.exp(PchipInterpolator(db, rb)(dist_a[inside]))
+    ratios[inside] = np.asarray(rate_a, dtype=np.float64)[inside] / b_rate
+    return ratios
 
 
 def msssim_db(values: Sequence[float]) -> np.ndarray:

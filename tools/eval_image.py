@@ -31,7 +31,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.bd_rate import bd_rate, msssim_db  # noqa: E402
+from tools.bd_rate import bd_rate, msssim_db, rate_ratio  # noqa: E402
 
 ANCHORS = {
     "VTM": "vtm.json",
@@ -229,7 +229,32 @@ def report(results: dict, anchors: dict, out: Path) -> None:
                 )
             cells += [f"{psnr_bd:+.2f}%", f"{ms_bd:+.2f}%"] if variant != label else ["-", "-"]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    rate_ratios(results, variants[0])
     plot(results, anchors, out)
+
+
+def rate_ratios(results: dict, variant: str) -> None:
+    """Per quality of ``variant``: its rate / each baseline's rate at the same PSNR (where
+    along the curve the BD-rates come from; blank outside the baseline's PSNR range)."""
+    baselines = [name for name in results if not name.startswith("ours")]
+    if not baselines:
+        return
+    ours = results[variant]["results"]
+    columns = {
+        name: rate_ratio(
+            ours["bpp"],
+            ours["psnr-rgb"],
+            results[name]["results"]["bpp"],
+            results[name]["results"]["psnr-rgb"],
+        )
+        for name in baselines
+    }
+    print(f"\n## Rate of {variant} / baseline's rate at the same PSNR, per quality\n")
+    print("| quality | PSNR-RGB dB | " + " | ".join(baselines) + " |")
+    print("|---:|---:|" + "---:|" * len(baselines))
+    for i, q in enumerate(results[variant]["settings"]):
+        cells = ["" if math.isnan(c[i]) else f"{c[i]:.3f}" for c in columns.values()]
+        print(f"| {q} | {ours['psnr-rgb'][i]:.3f} | " + " | ".join(cells) + " |")
 
 
 def plot(results: dict, anchors: dict, out: Path) -> None:
