@@ -20,8 +20,8 @@ from tests.conftest import ROOT
 CROP = np.asarray(Image.open(ROOT / "samples" / "seeding_384x256.png").convert("RGB"))[64:128]
 
 
-@pytest.mark.parametrize("rate", [0.0, 8.0])
-def test_refinement_returns_a_latent_with_a_lower_objective(rate):
+@pytest.mark.parametrize("rate", [0.0, 6.0, 8.0])
+def test_refinement_never_raises_the_objective_and_lowers_it_at_high_rates(rate):
     model = ImageModel.load(WEIGHTS)
     net = model.float_network()
     x = torch.from_numpy(CROP.copy()).permute(2, 0, 1)[None].float() / 255
@@ -29,7 +29,9 @@ def test_refinement_returns_a_latent_with_a_lower_objective(rate):
     refined = refine_latent(net, x, y, rate, steps=4)
     with torch.no_grad():
         before, after = rd_objective(net, y, x, rate), rd_objective(net, refined, x, rate)
-    assert after < before  # measured -0.46 % (level 0) and -1.08 % (level 8)
+    assert after <= before  # the starting latent is one of the candidates
+    if rate >= 6.0:  # weights 2521fa1dafb7: -1.33 % (level 6), -1.09 % (level 8); at level 0
+        assert after < before  # four steps find nothing better (0.00 %)
     assert refined.shape == y.shape and not refined.requires_grad
 
 
@@ -62,8 +64,8 @@ def test_the_refined_latent_is_kept_exactly_where_its_file_scores_better():
         blob = codec.encode(CROP, kind="image", quality=quality, refine=3)
         assert list(ContainerReader(blob).iter_chunks()) == (refined if wins else plain)[0]
         outcomes.add(wins)
-    # both cases occur on this strip (weights 440614de5af8, first step 0.02: the refined
-    # file wins at 6 of the 9 qualities, by 0.02-1.08 %, and is no better at the other 3)
+    # both cases occur on this strip (weights 2521fa1dafb7, first step 0.02: the refined
+    # file wins at qualities 5, 6, 8 and 9, by 0.56-0.82 %, and is no better at the others)
     assert outcomes == {True, False}
 
 
