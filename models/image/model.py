@@ -30,9 +30,9 @@ from codec.errors import InputError
 from entropy import IndexedFamily, TableSet
 from entropy.tables import DEFAULT_PRECISION
 from models.image.integer import IntegerNetwork
-from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig
+from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig, transform_reach
 from models.image.subpixel import inference_synthesis
-from models.image.tiling import HALO, SMALL_HALO, tiled
+from models.image.tiling import SMALL_HALO, tiled
 
 HYPER_INPUT_BOUND = 4096
 
@@ -58,6 +58,8 @@ class ImageModel:
     def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str], name: str):
         config = network_config(metadata)
         self.config = config
+        #: Latent positions (16 pixels) of context around a tile of g_a or g_s.
+        self.halo = -(-transform_reach(config) // 16)
         self.groups = config.groups or (config.m,)
         self.context = [
             IntegerNetwork.from_tensors(tensors, f"context.{k}")
@@ -105,7 +107,7 @@ class ImageModel:
         """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> gained latent y (1,M,H/16,W/16);
         large images tile by tile (models.image.tiling), calling ``on_tile`` after each."""
         gain, _ = self.network.gains(self._rate(rate))
-        return tiled(self.network.g_a, x, 16, 1, HALO, on_tile=on_tile) * gain
+        return tiled(self.network.g_a, x, 16, 1, self.halo, on_tile=on_tile) * gain
 
     @torch.no_grad()
     def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
@@ -168,7 +170,7 @@ class ImageModel:
             warnings.simplefilter("ignore", UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
                 y = y_hat.float() * inverse_gain
-                return tiled(self._g_s, y, 1, 16, HALO, on_tile=on_tile)
+                return tiled(self._g_s, y, 1, 16, self.halo, on_tile=on_tile)
 
 
 def float_training_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

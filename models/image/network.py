@@ -125,6 +125,19 @@ def transform_layers(config: NetworkConfig) -> tuple[nn.Sequential, nn.Sequentia
     return g_a, g_s
 
 
+def transform_reach(config: NetworkConfig) -> int:
+    """Receptive radius of g_a and of g_s in pixels: how far from a latent position the
+    pixels it depends on (g_a) or that depend on it (g_s) can lie.
+
+    A 5x5 stride-2 convolution reaches 2 of its input positions, its transposed form 2 of its
+    output positions, a bottleneck block 1 position (its 3x3 convolution); a position is 1, 2,
+    4, 8 or 16 pixels at full, 1/2, ..., 1/16 resolution. Both transforms add up to
+    2 + 4 + 8 + 16 for the four (de)convolutions, 8 + 4 per block pair at 1/8 and 1/4
+    resolution and 2 per block at 1/2 resolution.
+    """
+    return 30 + 12 * config.blocks + 2 * config.half_blocks
+
+
 def _layer_labels(layers: nn.Sequential) -> list[tuple[int, int]]:
     """(non-block layers before it, position among the blocks that follow that layer) for each
     layer: the same label names the same layer in transforms with more blocks."""

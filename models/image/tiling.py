@@ -12,8 +12,8 @@ context on every side, and crops the halo from the result:
 ==========================  ===========  ===============  ====================================
 network                     grid unit    halo (units)     receptive radius
 ==========================  ===========  ===============  ====================================
-g_a (pixels -> latent)      latent       ``HALO`` = 6     66 pixels, ~4.1 latent positions
-g_s (latent -> pixels)      latent       ``HALO`` = 6     ~4.1 latent positions
+g_a (pixels -> latent)      latent       ceil(reach/16)   reach = ``transform_reach`` pixels
+g_s (latent -> pixels)      latent       ceil(reach/16)   (94 = 5.9 positions at 5 + 2 blocks)
 h_a (latent -> z, float)    z (4 latent) 3                7 latent positions
 h_s (z -> parameters)       z            3                ~1.8 z positions
 context networks            latent       3                2 latent positions
@@ -35,8 +35,6 @@ import torch
 
 #: Latent positions per tile side (1536 pixels).
 TILE = 96
-#: Latent positions of context around a tile of g_a or g_s.
-HALO = 6
 #: Halo of the networks with a smaller receptive field, in their grid units.
 SMALL_HALO = 3
 

@@ -6,6 +6,7 @@ hyper-synthesis and context networks tiled as well)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -13,6 +14,7 @@ import codec
 from models.image import tiling
 from models.image.codec import WEIGHTS
 from models.image.model import ImageModel
+from models.image.network import BottleneckBlock, NetworkConfig, transform_layers, transform_reach
 from tests.conftest import ROOT
 
 # 384x256: a 24x16 latent grid, six 8x8 tiles
@@ -50,12 +52,13 @@ def test_grids_up_to_one_tile_take_the_whole_image_path():
         calls.append(tuple(v.shape[2:]))
         return v.repeat_interleave(16, 2).repeat_interleave(16, 3)[:, :3]
 
-    tiling.tiled(upsample, torch.zeros(1, 4, tiling.TILE, 5), 1, 16, tiling.HALO)
+    halo = 6
+    tiling.tiled(upsample, torch.zeros(1, 4, tiling.TILE, 5), 1, 16, halo)
     assert calls == [(tiling.TILE, 5)]
     calls.clear()
     y = torch.arange(4 * (tiling.TILE + 1) * 5, dtype=torch.float32).reshape(1, 4, -1, 5)
-    out = tiling.tiled(upsample, y, 1, 16, tiling.HALO)
-    assert calls == [(tiling.TILE + 1, 5), (1 + tiling.HALO, 5)]
+    out = tiling.tiled(upsample, y, 1, 16, halo)
+    assert calls == [(tiling.TILE + 1, 5), (1 + halo, 5)]
     assert torch.equal(out, upsample(y))
 
 
@@ -74,3 +77,26 @@ def test_large_images_report_progress_per_tile_and_group(monkeypatch, capsys):
     decoded = image_codec.decode(reader.header, reader.iter_chunks(), DecodeOptions(progress=True))
     assert "synthesis" in capsys.readouterr().err
     assert np.array_equal(decoded, codec.decode(blob).media)
+
+
+@pytest.mark.parametrize(("blocks", "half_blocks"), [(0, 0), (1, 1), (2, 0), (0, 2), (7, 3)])
+def test_transform_reach_is_the_receptive_radius(blocks, half_blocks):
+    """g_a: latent (8, 8) depends on exactly the pixels within transform_reach of its corner
+    pixel (128, 128); g_s: pixel (128, 128) depends only on latents within that reach, so a
+    halo of ceil(reach / 16) latent positions covers both (random weights, blocks active)."""
+    torch.manual_seed(0)
+    config = NetworkConfig(n=16, m=8, blocks=blocks, half_blocks=half_blocks)
+    reach = transform_reach(config)
+    g_a, g_s = transform_layers(config)
+    for block in [*g_a, *g_s]:
+        if isinstance(block, BottleneckBlock):
+            torch.nn.init.normal_(block.expand.weight, std=0.1)
+    x = torch.rand(1, 3, 256 + 2 * reach, 256 + 2 * reach, requires_grad=True)
+    corner = 16 * ((128 + reach) // 16)
+    g_a(x)[0, :, corner // 16, corner // 16].sum().backward()
+    offsets = (x.grad[0].abs().sum(0) > 0).nonzero() - corner
+    assert offsets.min() == -reach and offsets.max() == reach
+    y = torch.rand(1, 8, 16, 16, requires_grad=True)
+    g_s(y)[0, :, 128, 128].sum().backward()
+    latent_offsets = 16 * (y.grad[0].abs().sum(0) > 0).nonzero() - 128
+    assert latent_offsets.abs().max() <= reach
