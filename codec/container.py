@@ -113,6 +113,7 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
     2: _image_profile("image-v1@9b3963f0cd5a"),
     3: _image_profile("image-v1@440614de5af8"),
     4: _image_profile("image-v1@2521fa1dafb7"),
+    5: _image_profile("image-v1@dd9900b3e943"),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
