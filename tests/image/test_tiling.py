@@ -81,9 +81,10 @@ def test_large_images_report_progress_per_tile_and_group(monkeypatch, capsys):
 
 @pytest.mark.parametrize(("blocks", "half_blocks"), [(0, 0), (1, 1), (2, 0), (0, 2), (7, 3)])
 def test_transform_reach_is_the_receptive_radius(blocks, half_blocks):
-    """g_a: latent (8, 8) depends on exactly the pixels within transform_reach of its corner
-    pixel (128, 128); g_s: pixel (128, 128) depends only on latents within that reach, so a
-    halo of ceil(reach / 16) latent positions covers both (random weights, blocks active)."""
+    """g_a: a latent far from the borders depends on exactly the pixels within
+    transform_reach of its corner pixel; g_s: pixel (128, 128) depends only on latents within
+    that reach, so a halo of ceil(reach / 16) latent positions covers both (random weights,
+    blocks active)."""
     torch.manual_seed(0)
     config = NetworkConfig(n=16, m=8, blocks=blocks, half_blocks=half_blocks)
     reach = transform_reach(config)
