@@ -162,6 +162,8 @@ def main() -> None:
         "groups": ",".join(str(g) for g in groups),
         "blocks": str(config.blocks),
         "half_blocks": str(config.half_blocks),
+        "g_a_extra_blocks": str(config.g_a_extra_blocks),
+        "g_a_extra_half_blocks": str(config.g_a_extra_half_blocks),
         "step": str(state["step"]),
         "segments": json.dumps(segments),
     }
@@ -190,6 +192,8 @@ def main() -> None:
             "groups": list(groups),
             "blocks": config.blocks,
             "half_blocks": config.half_blocks,
+            "g_a_extra_blocks": config.g_a_extra_blocks,
+            "g_a_extra_half_blocks": config.g_a_extra_half_blocks,
         },
     }
     exported = record_in_manifest(args.out, "image", training)

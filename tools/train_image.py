@@ -36,10 +36,12 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.image.network import (  # noqa: E402
+    BLOCK_COUNTS,
     LAMBDAS,
     BottleneckBlock,
     ImageNetwork,
     NetworkConfig,
+    describe_blocks,
     grown_state,
 )
 from tools.cpu_bf16 import emulated_bf16_warning  # noqa: E402
@@ -165,9 +167,11 @@ FIRST_SEGMENT = {
     "lr": 1e-4,
     "blocks": 0,
     "half_blocks": 0,
+    "g_a_extra_blocks": 0,
+    "g_a_extra_half_blocks": 0,
     "device": "cpu",
 }
-SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", "blocks", "half_blocks", "device")
+SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", *BLOCK_COUNTS, "device")
 
 
 def recorded_segments(segments: list[dict] | None, step: int) -> list[dict]:
@@ -182,7 +186,7 @@ def recipe_segments(
     segments: list[dict] | None, step: int, args: argparse.Namespace, network: NetworkConfig
 ) -> list[dict]:
     """The run's history of training settings, one dict per stretch of steps (``from`` step,
-    ``crop``, ``batch``, ``bf16``, Adam ``lr``, transform ``blocks`` and ``half_blocks``,
+    ``crop``, ``batch``, ``bf16``, Adam ``lr``, the transforms' block counts (BLOCK_COUNTS),
     ``device`` type),
     extended when this session's settings differ from the last stretch; the exporter writes
     it into the weights manifest."""
@@ -193,8 +197,7 @@ def recipe_segments(
         "batch": args.batch,
         "bf16": args.bf16,
         "lr": args.lr,
-        "blocks": network.blocks,
-        "half_blocks": network.half_blocks,
+        **{count: getattr(network, count) for count in BLOCK_COUNTS},
         "device": torch.device(args.device).type,
     }
     if not segments or any(segments[-1][k] != now[k] for k in SEGMENT_SETTINGS):
@@ -211,6 +214,11 @@ def describe_segments(segments: list[dict]) -> str:
         + (", bf16 transforms" if s["bf16"] else "")
         + (f", {s['blocks']} residual blocks per transform stage" if s["blocks"] else "")
         + (f", {s['half_blocks']} at 1/2 resolution" if s["half_blocks"] else "")
+        + (
+            f", g_a {s['g_a_extra_blocks']} + {s['g_a_extra_half_blocks']} more"
+            if s["g_a_extra_blocks"] or s["g_a_extra_half_blocks"]
+            else ""
+        )
         + (f", on {s['device']}" if s["device"] != "cpu" else "")
         + f" from step {s['from']}"
         for s in segments
@@ -302,6 +310,17 @@ def main() -> None:
         type=int,
         help="grow the transforms to this many residual blocks at 1/2 resolution",
     )
+    parser.add_argument(
+        "--g-a-extra-blocks",
+        type=int,
+        help="grow g_a alone to this many blocks per stage at 1/4 and 1/8 resolution beyond "
+        "--blocks (encoder capacity; the decoder does not run g_a)",
+    )
+    parser.add_argument(
+        "--g-a-extra-half-blocks",
+        type=int,
+        help="grow g_a alone to this many blocks at 1/2 resolution beyond --half-blocks",
+    )
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument(
         "--bf16",
@@ -331,9 +350,7 @@ def main() -> None:
     elif args.init is not None:
         state = state_from_shipped(args.init)
     growth = {
-        key: value
-        for key, value in (("blocks", args.blocks), ("half_blocks", args.half_blocks))
-        if value is not None
+        count: getattr(args, count) for count in BLOCK_COUNTS if getattr(args, count) is not None
     }
     config = state["config"] if state else {"n": args.n, **growth}
     grown_from = None
@@ -390,9 +407,8 @@ def main() -> None:
             log(f"added {added} rate levels below the trained ones (LAMBDAS {LAMBDAS})")
         if grown_from is not None:
             log(
-                f"grew transforms from {grown_from.blocks} + {grown_from.half_blocks} to "
-                f"{network_config.blocks} + {network_config.half_blocks} blocks (1/4 and 1/8 "
-                "stages + 1/2 stage)"
+                f"grew transforms from {describe_blocks(grown_from)} to "
+                f"{describe_blocks(network_config)} (1/4 and 1/8 stages + 1/2 stage)"
             )
         step = state["step"]
         for group, factor in zip(optimizer.param_groups, learning_rate_factors, strict=True):

@@ -13,7 +13,8 @@ Weights file: safetensors with float16 transforms (``g_a.*``, ``h_a.*``, ``g_s.*
 tables ``z_tables.frequencies`` (Z, K) int32 zero-padded, ``z_tables.lengths`` (Z,),
 ``z_tables.offsets`` (Z,). Header metadata holds the widths, the group sizes, the number of
 residual blocks per transform stage at 1/4 and 1/8 resolution (``blocks``, absent = 0) and
-at 1/2 resolution (``half_blocks``, absent = 0), and the name.
+at 1/2 resolution (``half_blocks``, absent = 0), the blocks only g_a has on top of those
+(``g_a_extra_blocks``, ``g_a_extra_half_blocks``, absent = 0), and the name.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def network_config(metadata: dict[str, str]) -> NetworkConfig:
         groups=groups if len(groups) > 1 else None,
         blocks=int(metadata.get("blocks", 0)),
         half_blocks=int(metadata.get("half_blocks", 0)),
+        g_a_extra_blocks=int(metadata.get("g_a_extra_blocks", 0)),
+        g_a_extra_half_blocks=int(metadata.get("g_a_extra_half_blocks", 0)),
     )
 
 
@@ -58,8 +61,9 @@ class ImageModel:
     def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str], name: str):
         config = network_config(metadata)
         self.config = config
-        #: Latent positions (16 pixels) of context around a tile of g_a or g_s.
-        self.halo = -(-transform_reach(config) // 16)
+        #: Latent positions (16 pixels) of context around a tile of g_a and of g_s.
+        self.analysis_halo = -(-transform_reach(config, analysis=True) // 16)
+        self.synthesis_halo = -(-transform_reach(config, analysis=False) // 16)
         self.groups = config.groups or (config.m,)
         self.context = [
             IntegerNetwork.from_tensors(tensors, f"context.{k}")
@@ -107,7 +111,7 @@ class ImageModel:
         """x: (1,3,H,W) in [0,1], H, W multiples of 64 -> gained latent y (1,M,H/16,W/16);
         large images tile by tile (models.image.tiling), calling ``on_tile`` after each."""
         gain, _ = self.network.gains(self._rate(rate))
-        return tiled(self.network.g_a, x, 16, 1, self.halo, on_tile=on_tile) * gain
+        return tiled(self.network.g_a, x, 16, 1, self.analysis_halo, on_tile=on_tile) * gain
 
     @torch.no_grad()
     def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
@@ -170,7 +174,7 @@ class ImageModel:
             warnings.simplefilter("ignore", UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
                 y = y_hat.float() * inverse_gain
-                return tiled(self._g_s, y, 1, 16, self.halo, on_tile=on_tile)
+                return tiled(self._g_s, y, 1, 16, self.synthesis_halo, on_tile=on_tile)
 
 
 def float_training_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -33,11 +33,17 @@ LIKELIHOOD_BOUND = 1e-9
 MEAN_STEPS = 16
 
 
+#: NetworkConfig's residual block counts (the fields a run can grow).
+BLOCK_COUNTS = ("blocks", "half_blocks", "g_a_extra_blocks", "g_a_extra_half_blocks")
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Widths: n (transforms), m (latent channels), z (hyper-latent channels); ``blocks``:
     residual bottleneck blocks per transform stage at 1/4 and 1/8 resolution;
-    ``half_blocks``: blocks in the stage at 1/2 resolution."""
+    ``half_blocks``: blocks in the stage at 1/2 resolution; ``g_a_extra_blocks`` and
+    ``g_a_extra_half_blocks``: blocks that only the analysis transform g_a has on top of
+    those (encoder capacity that costs the decoder nothing)."""
 
     n: int = 128
     m: int = 192
@@ -46,17 +52,21 @@ class NetworkConfig:
     groups: tuple[int, ...] | None = None  # channel group sizes; None = hyperprior only
     blocks: int = 0
     half_blocks: int = 0
+    g_a_extra_blocks: int = 0
+    g_a_extra_half_blocks: int = 0
 
     @classmethod
     def from_run(cls, config: dict) -> NetworkConfig:
-        """The config of a run state's ``config`` dict (n, optional groups, blocks and
-        half_blocks)."""
+        """The config of a run state's ``config`` dict (n, optional groups and block
+        counts)."""
         groups = config.get("groups")
         return cls(
             n=config["n"],
             groups=tuple(groups) if groups else None,
             blocks=config.get("blocks", 0),
             half_blocks=config.get("half_blocks", 0),
+            g_a_extra_blocks=config.get("g_a_extra_blocks", 0),
+            g_a_extra_half_blocks=config.get("g_a_extra_half_blocks", 0),
         )
 
     def run_config(self) -> dict:
@@ -66,6 +76,8 @@ class NetworkConfig:
             "groups": list(self.groups) if self.groups else None,
             "blocks": self.blocks,
             "half_blocks": self.half_blocks,
+            "g_a_extra_blocks": self.g_a_extra_blocks,
+            "g_a_extra_half_blocks": self.g_a_extra_half_blocks,
         }
 
 
@@ -103,17 +115,19 @@ class BottleneckBlock(nn.Module):
 def transform_layers(config: NetworkConfig) -> tuple[nn.Sequential, nn.Sequential]:
     """(g_a, g_s) of a config: four 5x5 stride-2 (de)convolutions with GDN/IGDN,
     ``config.blocks`` bottleneck blocks after the layers that leave 1/4 and 1/8 resolution
-    and ``config.half_blocks`` after the layer that leaves 1/2 resolution."""
+    and ``config.half_blocks`` after the layer that leaves 1/2 resolution; g_a has
+    ``config.g_a_extra_blocks`` and ``config.g_a_extra_half_blocks`` more."""
     gdn = compressai_module("layers").GDN
     n, m = config.n, config.m
 
     def blocks(count: int = config.blocks) -> list[nn.Module]:
         return [BottleneckBlock(n) for _ in range(count)]
 
+    analysis_blocks = config.blocks + config.g_a_extra_blocks
     g_a = nn.Sequential(
-        _conv(3, n), gdn(n), *blocks(config.half_blocks),
-        _conv(n, n), gdn(n), *blocks(),
-        _conv(n, n), gdn(n), *blocks(),
+        _conv(3, n), gdn(n), *blocks(config.half_blocks + config.g_a_extra_half_blocks),
+        _conv(n, n), gdn(n), *blocks(analysis_blocks),
+        _conv(n, n), gdn(n), *blocks(analysis_blocks),
         _conv(n, m),
     )  # fmt: skip
     g_s = nn.Sequential(
@@ -125,17 +139,21 @@ def transform_layers(config: NetworkConfig) -> tuple[nn.Sequential, nn.Sequentia
     return g_a, g_s
 
 
-def transform_reach(config: NetworkConfig) -> int:
-    """Receptive radius of g_a and of g_s in pixels: how far from a latent position the
-    pixels it depends on (g_a) or that depend on it (g_s) can lie.
+def transform_reach(config: NetworkConfig, analysis: bool) -> int:
+    """Receptive radius in pixels of g_a (``analysis``) or of g_s: how far from a latent
+    position the pixels it depends on (g_a) or that depend on it (g_s) can lie.
 
     A 5x5 stride-2 convolution reaches 2 of its input positions, its transposed form 2 of its
     output positions, a bottleneck block 1 position (its 3x3 convolution); a position is 1, 2,
     4, 8 or 16 pixels at full, 1/2, ..., 1/16 resolution. Both transforms add up to
     2 + 4 + 8 + 16 for the four (de)convolutions, 8 + 4 per block pair at 1/8 and 1/4
-    resolution and 2 per block at 1/2 resolution.
+    resolution and 2 per block at 1/2 resolution (g_a's extra blocks included for g_a).
     """
-    return 30 + 12 * config.blocks + 2 * config.half_blocks
+    blocks, half_blocks = config.blocks, config.half_blocks
+    if analysis:
+        blocks += config.g_a_extra_blocks
+        half_blocks += config.g_a_extra_half_blocks
+    return 30 + 12 * blocks + 2 * half_blocks
 
 
 def _layer_labels(layers: nn.Sequential) -> list[tuple[int, int]]:
@@ -156,10 +174,9 @@ def grown_state(state: dict[str, torch.Tensor], old: NetworkConfig, new: Network
     and existing blocks keep their weights at their new positions in g_a/g_s (a stage's
     existing blocks stay its first ones); the added blocks are missing
     (they keep their identity initialisation when loaded with strict=False)."""
-    if new.blocks < old.blocks or new.half_blocks < old.half_blocks:
+    if any(getattr(new, count) < getattr(old, count) for count in BLOCK_COUNTS):
         raise ValueError(
-            f"cannot shrink transforms from {old.blocks} + {old.half_blocks} "
-            f"to {new.blocks} + {new.half_blocks} blocks"
+            f"cannot shrink transforms from {describe_blocks(old)} to {describe_blocks(new)}"
         )
     positions = {}
     for name, old_layers, new_layers in zip(
@@ -175,6 +192,18 @@ def grown_state(state: dict[str, torch.Tensor], old: NetworkConfig, new: Network
             key = f"{prefix}.{positions[prefix][int(index)]}.{leaf}"
         grown[key] = value
     return grown
+
+
+def describe_blocks(config: NetworkConfig) -> str:
+    """'8 + 4 blocks' (per stage at 1/4 and 1/8 + at 1/2 resolution), with ', g_a 12 + 8'
+    when the analysis transform has extra blocks."""
+    text = f"{config.blocks} + {config.half_blocks} blocks"
+    if config.g_a_extra_blocks or config.g_a_extra_half_blocks:
+        text += (
+            f" (g_a {config.blocks + config.g_a_extra_blocks} + "
+            f"{config.half_blocks + config.g_a_extra_half_blocks})"
+        )
+    return text
 
 
 def gain_spread(levels: int) -> torch.Tensor:

@@ -12,8 +12,8 @@ context on every side, and crops the halo from the result:
 ==========================  ===========  ===============  ====================================
 network                     grid unit    halo (units)     receptive radius
 ==========================  ===========  ===============  ====================================
-g_a (pixels -> latent)      latent       ceil(reach/16)   reach = ``transform_reach`` pixels
-g_s (latent -> pixels)      latent       ceil(reach/16)   (e.g. 134 -> 9 positions at 8 + 4)
+g_a (pixels -> latent)      latent       ceil(reach/16)   reach = ``transform_reach`` pixels,
+g_s (latent -> pixels)      latent       ceil(reach/16)   each its own (134 -> 9 at 8 + 4)
 h_a (latent -> z, float)    z (4 latent) 3                7 latent positions
 h_s (z -> parameters)       z            3                ~1.8 z positions
 context networks            latent       3                2 latent positions

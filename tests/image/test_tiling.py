@@ -79,15 +79,27 @@ def test_large_images_report_progress_per_tile_and_group(monkeypatch, capsys):
     assert np.array_equal(decoded, codec.decode(blob).media)
 
 
-@pytest.mark.parametrize(("blocks", "half_blocks"), [(0, 0), (1, 1), (2, 0), (0, 2), (7, 3)])
-def test_transform_reach_is_the_receptive_radius(blocks, half_blocks):
-    """g_a: a latent far from the borders depends on exactly the pixels within
+@pytest.mark.parametrize(
+    ("blocks", "half_blocks", "g_a_extra_blocks", "g_a_extra_half_blocks"),
+    [(0, 0, 0, 0), (1, 1, 0, 0), (2, 0, 0, 0), (0, 2, 0, 0), (7, 3, 0, 0), (1, 1, 2, 3)],
+)
+def test_transform_reach_is_the_receptive_radius(
+    blocks, half_blocks, g_a_extra_blocks, g_a_extra_half_blocks
+):
+    """g_a: a latent far from the borders depends on exactly the pixels within its
     transform_reach of its corner pixel; g_s: pixel (128, 128) depends only on latents within
-    that reach, so a halo of ceil(reach / 16) latent positions covers both (random weights,
-    blocks active)."""
+    g_s's reach, so halos of ceil(reach / 16) latent positions cover both (random weights,
+    blocks active; g_a's extra blocks widen only g_a's reach)."""
     torch.manual_seed(0)
-    config = NetworkConfig(n=16, m=8, blocks=blocks, half_blocks=half_blocks)
-    reach = transform_reach(config)
+    config = NetworkConfig(
+        n=16,
+        m=8,
+        blocks=blocks,
+        half_blocks=half_blocks,
+        g_a_extra_blocks=g_a_extra_blocks,
+        g_a_extra_half_blocks=g_a_extra_half_blocks,
+    )
+    reach = transform_reach(config, analysis=True)
     g_a, g_s = transform_layers(config)
     for block in [*g_a, *g_s]:
         if isinstance(block, BottleneckBlock):
@@ -97,7 +109,9 @@ def test_transform_reach_is_the_receptive_radius(blocks, half_blocks):
     g_a(x)[0, :, corner // 16, corner // 16].sum().backward()
     offsets = (x.grad[0].abs().sum(0) > 0).nonzero() - corner
     assert offsets.min() == -reach and offsets.max() == reach
+    synthesis_reach = transform_reach(config, analysis=False)
+    assert synthesis_reach == reach - 12 * g_a_extra_blocks - 2 * g_a_extra_half_blocks
     y = torch.rand(1, 8, 16, 16, requires_grad=True)
     g_s(y)[0, :, 128, 128].sum().backward()
     latent_offsets = 16 * (y.grad[0].abs().sum(0) > 0).nonzero() - 128
-    assert latent_offsets.abs().max() <= reach
+    assert latent_offsets.abs().max() <= synthesis_reach

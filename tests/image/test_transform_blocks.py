@@ -4,6 +4,8 @@ the latent-producing layer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -72,9 +74,32 @@ def test_growing_keeps_the_blocks_a_network_already_has():
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
 
 
+def test_growing_the_analysis_transform_alone_leaves_the_decoder_as_it_was():
+    """g_a-only blocks (encoder capacity): g_s keeps its layers and weights, so files of the
+    grown network decode with the same synthesis; the network computes what it did."""
+    grown_config = replace(GROWN, g_a_extra_blocks=1, g_a_extra_half_blocks=2)
+    old = trained_like(GROWN)
+    new = ImageNetwork(grown_config).eval()
+    result = new.load_state_dict(grown_state(old.state_dict(), GROWN, grown_config), False)
+    assert not result.unexpected_keys
+    assert {k.split(".")[0] for k in result.missing_keys} == {"g_a"}
+    assert len(result.missing_keys) == (2 * 1 + 2) * 6  # 3 convolutions, weight and bias
+    assert len(new.g_s) == len(old.g_s)
+    assert len(new.g_a) == len(old.g_a) + 2 * 1 + 2
+    for key, value in old.g_s.state_dict().items():
+        assert torch.equal(new.g_s.state_dict()[key], value)
+    x = torch.rand(1, 3, 64, 64)
+    before, after = outputs(old, x), outputs(new, x)
+    for key in ("x_hat", "y", "z"):
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
+
+
 def test_transforms_do_not_shrink():
     with pytest.raises(ValueError, match="cannot shrink"):
         grown_state(ImageNetwork(GROWN).state_dict(), GROWN, SMALL)
+    with_extra = replace(GROWN, g_a_extra_half_blocks=1)
+    with pytest.raises(ValueError, match="cannot shrink"):
+        grown_state(ImageNetwork(with_extra).state_dict(), with_extra, GROWN)
 
 
 def test_iscs_permutation_and_inference_synthesis_with_blocks():
