@@ -115,6 +115,7 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
     4: _image_profile("image-v1@2521fa1dafb7"),
     5: _image_profile("image-v1@dd9900b3e943"),
     6: _image_profile("image-v1@272a10812043"),
+    7: _image_profile("image-v1@bfd265c9187c"),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
