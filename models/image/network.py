@@ -195,7 +195,7 @@ def grown_state(state: dict[str, torch.Tensor], old: NetworkConfig, new: Network
 
 
 def describe_blocks(config: NetworkConfig) -> str:
-    """'8 + 4 blocks' (per stage at 1/4 and 1/8 + at 1/2 resolution), with ', g_a 12 + 8'
+    """'8 + 4 blocks' (per stage at 1/4 and 1/8 + at 1/2 resolution), then ' (g_a 12 + 8)'
     when the analysis transform has extra blocks."""
     text = f"{config.blocks} + {config.half_blocks} blocks"
     if config.g_a_extra_blocks or config.g_a_extra_half_blocks:
