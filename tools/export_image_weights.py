@@ -160,10 +160,7 @@ def main() -> None:
         "m": str(config.m),
         "z": str(config.z),
         "groups": ",".join(str(g) for g in groups),
-        "blocks": str(config.blocks),
-        "half_blocks": str(config.half_blocks),
-        "g_a_extra_blocks": str(config.g_a_extra_blocks),
-        "g_a_extra_half_blocks": str(config.g_a_extra_half_blocks),
+        **{count: str(value) for count, value in config.block_counts().items()},
         "step": str(state["step"]),
         "segments": json.dumps(segments),
     }
@@ -190,10 +187,7 @@ def main() -> None:
             "m": config.m,
             "z": config.z,
             "groups": list(groups),
-            "blocks": config.blocks,
-            "half_blocks": config.half_blocks,
-            "g_a_extra_blocks": config.g_a_extra_blocks,
-            "g_a_extra_half_blocks": config.g_a_extra_half_blocks,
+            **config.block_counts(),
         },
     }
     exported = record_in_manifest(args.out, "image", training)

@@ -165,10 +165,7 @@ FIRST_SEGMENT = {
     "batch": 8,
     "bf16": False,
     "lr": 1e-4,
-    "blocks": 0,
-    "half_blocks": 0,
-    "g_a_extra_blocks": 0,
-    "g_a_extra_half_blocks": 0,
+    **dict.fromkeys(BLOCK_COUNTS, 0),
     "device": "cpu",
 }
 SEGMENT_SETTINGS = ("crop", "batch", "bf16", "lr", *BLOCK_COUNTS, "device")
@@ -197,7 +194,7 @@ def recipe_segments(
         "batch": args.batch,
         "bf16": args.bf16,
         "lr": args.lr,
-        **{count: getattr(network, count) for count in BLOCK_COUNTS},
+        **network.block_counts(),
         "device": torch.device(args.device).type,
     }
     if not segments or any(segments[-1][k] != now[k] for k in SEGMENT_SETTINGS):

@@ -31,7 +31,13 @@ from codec.errors import InputError
 from entropy import IndexedFamily, TableSet
 from entropy.tables import DEFAULT_PRECISION
 from models.image.integer import IntegerNetwork
-from models.image.network import SCALE_LEVELS, ImageNetwork, NetworkConfig, transform_reach
+from models.image.network import (
+    BLOCK_COUNTS,
+    SCALE_LEVELS,
+    ImageNetwork,
+    NetworkConfig,
+    transform_reach,
+)
 from models.image.subpixel import inference_synthesis
 from models.image.tiling import SMALL_HALO, tiled
 
@@ -48,10 +54,7 @@ def network_config(metadata: dict[str, str]) -> NetworkConfig:
         m=m,
         z=int(metadata["z"]),
         groups=groups if len(groups) > 1 else None,
-        blocks=int(metadata.get("blocks", 0)),
-        half_blocks=int(metadata.get("half_blocks", 0)),
-        g_a_extra_blocks=int(metadata.get("g_a_extra_blocks", 0)),
-        g_a_extra_half_blocks=int(metadata.get("g_a_extra_half_blocks", 0)),
+        **{count: int(metadata.get(count, 0)) for count in BLOCK_COUNTS},
     )
 
 

@@ -63,10 +63,7 @@ class NetworkConfig:
         return cls(
             n=config["n"],
             groups=tuple(groups) if groups else None,
-            blocks=config.get("blocks", 0),
-            half_blocks=config.get("half_blocks", 0),
-            g_a_extra_blocks=config.get("g_a_extra_blocks", 0),
-            g_a_extra_half_blocks=config.get("g_a_extra_half_blocks", 0),
+            **{count: config.get(count, 0) for count in BLOCK_COUNTS},
         )
 
     def run_config(self) -> dict:
@@ -74,11 +71,12 @@ class NetworkConfig:
         return {
             "n": self.n,
             "groups": list(self.groups) if self.groups else None,
-            "blocks": self.blocks,
-            "half_blocks": self.half_blocks,
-            "g_a_extra_blocks": self.g_a_extra_blocks,
-            "g_a_extra_half_blocks": self.g_a_extra_half_blocks,
+            **self.block_counts(),
         }
+
+    def block_counts(self) -> dict[str, int]:
+        """{field: count} of the residual block counts (BLOCK_COUNTS)."""
+        return {count: getattr(self, count) for count in BLOCK_COUNTS}
 
 
 def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
