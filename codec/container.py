@@ -116,6 +116,7 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
     5: _image_profile("image-v1@dd9900b3e943"),
     6: _image_profile("image-v1@272a10812043"),
     7: _image_profile("image-v1@bfd265c9187c"),
+    8: _image_profile("image-v1@ca64141f4250"),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
