@@ -117,6 +117,7 @@ COMPACT_PROFILES: dict[int, CompactProfile] = {
     6: _image_profile("image-v1@272a10812043"),
     7: _image_profile("image-v1@bfd265c9187c"),
     8: _image_profile("image-v1@ca64141f4250"),
+    9: _image_profile("image-v1@13a477e114da"),
 }
 COMPACT_MAX_BYTES = 1 << 16
 
